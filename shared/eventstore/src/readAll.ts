@@ -1,0 +1,92 @@
+/**
+ * readAll / readStream: ordered, forward reads of the log through an ephemeral ordered
+ * consumer (flow-controlled, re-created by the client on gaps). A read that is not `live`
+ * ends at the log's end as it was when the read started; a `live` read goes on with new
+ * events until its signal aborts.
+ */
+import { DeliverPolicy, type OrderedConsumerOptions } from '@nats-io/jetstream';
+import type { StoreContext } from './context';
+import { toRecorded, type RecordedEvent } from './recorded';
+import { ALL_EVENTS, LOG_STREAM, subjectOf } from './subjects';
+
+/** Where a read starts. */
+export interface ReadAllOptions {
+  /** First position to read (inclusive); 1 when neither this nor fromTime is given. */
+  readonly fromPosition?: number;
+  /** Read events stored at or after this time. */
+  readonly fromTime?: Date;
+  /** A subject filter (one subject; wildcards allowed). Defaults to every domain event. */
+  readonly filter?: string;
+  /** Keep reading new events after the end; stop with `signal`. */
+  readonly live?: boolean;
+  readonly signal?: AbortSignal;
+  /** Messages asked for per pull (default 2,000). */
+  readonly batch?: number;
+  /** JetStream stream to read (default the domain log). */
+  readonly stream?: string;
+}
+
+/** Consumer options for a starting point. */
+function startOf(opts: ReadAllOptions): Partial<OrderedConsumerOptions> {
+  if (opts.fromTime) return { deliver_policy: DeliverPolicy.StartTime, opt_start_time: opts.fromTime.toISOString() };
+  if (opts.fromPosition && opts.fromPosition > 1) {
+    return { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: opts.fromPosition };
+  }
+  return { deliver_policy: DeliverPolicy.All };
+}
+
+/** Reads raw messages in order; shared by readAll, readStream and projections. */
+export async function* readMessages<Ev>(ctx: StoreContext<Ev>, opts: ReadAllOptions) {
+  const stream = opts.stream ?? LOG_STREAM;
+  const filter = opts.filter ?? ALL_EVENTS;
+  let endSeq = Number.POSITIVE_INFINITY;
+  if (!opts.live) {
+    const info = await ctx.jsm.streams.info(stream);
+    endSeq = info.state.last_seq;
+    if (info.state.messages === 0 || (opts.fromPosition ?? 1) > endSeq) return;
+  }
+  const consumer = await ctx.js.consumers.get(stream, { filter_subjects: filter, ...startOf(opts) });
+  if (!opts.live) {
+    const ci = await consumer.info(false);
+    if (ci.num_pending === 0) return;
+  }
+  const messages = await consumer.consume({ max_messages: opts.batch ?? 2000 });
+  const onAbort = () => void messages.stop();
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    if (opts.signal?.aborted) return;
+    for await (const m of messages) {
+      if (m.seq > endSeq) break;
+      yield m;
+      if (m.seq >= endSeq || (!opts.live && m.info.pending === 0)) break;
+    }
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+    await messages.close().catch(() => undefined);
+  }
+}
+
+/** Reads the whole log (or a filtered part of it) forwards, decoded. */
+export async function* readAll<Ev>(ctx: StoreContext<Ev>, opts: ReadAllOptions = {}): AsyncGenerator<RecordedEvent<Ev>> {
+  for await (const m of readMessages(ctx, opts)) yield toRecorded(ctx, m);
+}
+
+/** Options of readStream. */
+export interface ReadStreamOptions {
+  /** First revision to read (inclusive); from the start when omitted. */
+  readonly fromRevision?: number;
+  readonly signal?: AbortSignal;
+}
+
+/** Reads one aggregate's events forwards; empty when the stream has none. */
+export async function* readStream<Ev>(
+  ctx: StoreContext<Ev>,
+  streamName: string,
+  opts: ReadStreamOptions = {},
+): AsyncGenerator<RecordedEvent<Ev>> {
+  yield* readAll(ctx, {
+    filter: subjectOf(streamName),
+    ...(opts.fromRevision ? { fromPosition: opts.fromRevision } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
+}

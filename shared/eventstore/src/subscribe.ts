@@ -1,0 +1,179 @@
+/**
+ * Durable ("persistent") subscriptions: a named JetStream pull consumer with explicit acks.
+ *
+ * - Catch-up then live: a new subscription starts where asked (`start`, `new`, a position)
+ *   and goes on with new events; its checkpoint is the consumer's ack floor, kept by the
+ *   server, so a restarted process resumes after the last acked message.
+ * - A handler that throws is retried (nak with a delay) up to `maxDeliver` times; after the
+ *   last failed attempt the message goes to the dead-letter subject `vnet.dlq.sub.<name>`
+ *   with the reason, and is terminated. Nothing is dropped silently.
+ * - Several processes subscribing with the same name share the consumer: each message goes
+ *   to one of them (queue semantics). Delivery is at least once: a handler must be
+ *   idempotent (a crash between handling and ack redelivers the message).
+ */
+import { AckPolicy, DeliverPolicy, JetStreamApiError, type ConsumerConfig, type JsMsg } from '@nats-io/jetstream';
+import { headers as natsHeaders } from '@nats-io/transport-node';
+import * as E from 'fp-ts/lib/Either.js';
+import type { StoreContext } from './context';
+import { toRecorded, type RecordedEvent } from './recorded';
+import { ALL_EVENTS, LOG_STREAM } from './subjects';
+
+/** Prefix of dead-letter subjects (held by the VNET_DLQ stream). */
+export const DEAD_LETTER_PREFIX = 'vnet.dlq';
+
+export interface SubscriptionOptions {
+  /** The subscription's durable name, shared by all instances of one service. */
+  readonly name: string;
+  /** One subject filter (JetStream 2.9 allows one per consumer). Default: every domain event. */
+  readonly filter?: string;
+  /** JetStream stream (default the domain log). */
+  readonly stream?: string;
+  /** Where a new subscription starts (ignored once it exists). Default `start`. */
+  readonly startFrom?: 'start' | 'new' | { readonly position: number };
+  /** How long a message may be in a handler before it is redelivered (default 30 s). */
+  readonly ackWaitMs?: number;
+  /** Attempts before a message is dead-lettered (default 5). */
+  readonly maxDeliver?: number;
+  /** Delay before a failed message is redelivered (default 250 ms). */
+  readonly retryDelayMs?: number;
+  /** Messages asked for per pull (default 256). */
+  readonly batch?: number;
+}
+
+/** A raw message as a handler of `subscribeRaw` sees it. */
+export interface RawDelivery {
+  readonly subject: string;
+  readonly data: Uint8Array;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly position: number;
+  readonly deliveryCount: number;
+}
+
+/** A running subscription. */
+export interface Subscription {
+  readonly name: string;
+  /** Stops pulling, lets the message in hand finish, and closes. */
+  stop(): Promise<void>;
+  /** Resolves when the subscription has stopped (after stop() or a fatal error). */
+  readonly done: Promise<void>;
+}
+
+function consumerConfig(o: SubscriptionOptions): Partial<ConsumerConfig> {
+  const start = o.startFrom ?? 'start';
+  return {
+    durable_name: o.name,
+    ack_policy: AckPolicy.Explicit,
+    filter_subject: o.filter ?? ALL_EVENTS,
+    ack_wait: (o.ackWaitMs ?? 30_000) * 1_000_000,
+    max_deliver: o.maxDeliver ?? 5,
+    max_ack_pending: 10_000,
+    ...(start === 'start'
+      ? { deliver_policy: DeliverPolicy.All }
+      : start === 'new'
+        ? { deliver_policy: DeliverPolicy.New }
+        : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start.position }),
+  };
+}
+
+/** Creates the durable consumer if it does not exist; fails clearly on a conflicting config. */
+export async function ensureConsumer<Ev>(ctx: StoreContext<Ev>, o: SubscriptionOptions): Promise<void> {
+  const stream = o.stream ?? LOG_STREAM;
+  const wanted = consumerConfig(o);
+  try {
+    const info = await ctx.jsm.consumers.info(stream, o.name);
+    if (info.config.filter_subject !== wanted.filter_subject) {
+      throw new Error(
+        `subscription ${o.name} exists on ${stream} with filter ${info.config.filter_subject}, ` +
+          `not ${wanted.filter_subject}: delete it or use another name`,
+      );
+    }
+    return;
+  } catch (e) {
+    if (!(e instanceof JetStreamApiError) || e.code !== 10014) throw e;
+  }
+  await ctx.jsm.consumers.add(stream, wanted);
+}
+
+function headerRecord(m: JsMsg): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (m.headers) for (const [k, v] of m.headers) out[k] = v.join(',');
+  return out;
+}
+
+/** Publishes a dead letter for a message that could not be handled. */
+async function deadLetter<Ev>(ctx: StoreContext<Ev>, name: string, m: JsMsg, reason: string): Promise<void> {
+  const h = natsHeaders();
+  h.set('Vnet-Reason', reason.slice(0, 1024).replace(/[\r\n]+/g, ' '));
+  h.set('Vnet-Original-Subject', m.subject);
+  h.set('Vnet-Original-Position', String(m.seq));
+  await ctx.js.publish(`${DEAD_LETTER_PREFIX}.sub.${name}`, m.data, {
+    headers: h,
+    msgID: `dlq-${name}-${m.info.stream}-${m.seq}`,
+  });
+}
+
+/** Subscribes with raw bytes: for consumers of non-domain subjects (the gateway's ingest). */
+export async function subscribeRaw<Ev>(
+  ctx: StoreContext<Ev>,
+  o: SubscriptionOptions,
+  handler: (d: RawDelivery) => Promise<void>,
+): Promise<Subscription> {
+  return run(ctx, o, async (m) => {
+    await handler({ subject: m.subject, data: m.data, headers: headerRecord(m), position: m.seq, deliveryCount: m.info.deliveryCount });
+  });
+}
+
+/** Subscribes to decoded domain events. An undecodable event is dead-lettered at once. */
+export async function subscribe<Ev>(
+  ctx: StoreContext<Ev>,
+  o: SubscriptionOptions,
+  handler: (e: RecordedEvent<Ev>, deliveryCount: number) => Promise<void>,
+): Promise<Subscription> {
+  return run(ctx, o, async (m) => handler(toRecorded(ctx, m), m.info.deliveryCount), (m) => {
+    const d = ctx.codec.decode(m.data);
+    return E.isLeft(d) ? `undecodable: ${d.left}` : undefined;
+  });
+}
+
+async function run<Ev>(
+  ctx: StoreContext<Ev>,
+  o: SubscriptionOptions,
+  handle: (m: JsMsg) => Promise<void>,
+  poison?: (m: JsMsg) => string | undefined,
+): Promise<Subscription> {
+  const stream = o.stream ?? LOG_STREAM;
+  await ensureConsumer(ctx, o);
+  const consumer = await ctx.js.consumers.get(stream, o.name);
+  const messages = await consumer.consume({ max_messages: o.batch ?? 256 });
+  const maxDeliver = o.maxDeliver ?? 5;
+  const done = (async () => {
+    for await (const m of messages) {
+      const bad = poison?.(m);
+      if (bad !== undefined) {
+        await deadLetter(ctx, o.name, m, bad);
+        m.term(bad);
+        continue;
+      }
+      try {
+        await handle(m);
+        m.ack();
+      } catch (e) {
+        const reason = e instanceof Error ? e.message : String(e);
+        if (m.info.deliveryCount >= maxDeliver) {
+          await deadLetter(ctx, o.name, m, `failed ${maxDeliver} times: ${reason}`).catch(() => undefined);
+          m.term(reason);
+        } else {
+          m.nak(o.retryDelayMs ?? 250);
+        }
+      }
+    }
+  })();
+  return {
+    name: o.name,
+    done,
+    stop: async () => {
+      messages.stop();
+      await done;
+    },
+  };
+}

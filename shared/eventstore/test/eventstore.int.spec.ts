@@ -1,0 +1,253 @@
+/**
+ * Contract suite of the event store client, against a real nats-server (one per file, a
+ * unique stream name per test).
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import * as E from 'fp-ts/lib/Either.js';
+import { ANY, EventStore, NO_STREAM, STREAM_EXISTS, jsonCodec, type StorableEvent, type Topology } from '../src/index';
+import { startTestNats, type TestNats } from '../src/testing/harness';
+
+type Ev = StorableEvent & Record<string, unknown>;
+const ev = (type: string, n = 0): Ev => ({ id: randomUUID(), type, n });
+const topology: Topology = {
+  streams: [
+    { name: 'VNET_EVENTS', subjects: ['vnet.evt.>'], description: 't', storage: 'file', retention: 'limits', maxAgeMs: 0, maxMsgSize: 1 << 20, maxBytes: -1, duplicateWindowMs: 120_000, replicas: 1, allowDirect: true },
+    { name: 'VNET_DLQ', subjects: ['vnet.dlq.>'], description: 'd', storage: 'file', retention: 'limits', maxAgeMs: 0, maxMsgSize: 1 << 21, maxBytes: -1, duplicateWindowMs: 120_000, replicas: 1, allowDirect: false },
+  ],
+  kv: [{ bucket: 'vnet_checkpoints', history: 1, description: 'c' }],
+  consumers: [],
+};
+let nats: TestNats;
+let store: EventStore<Ev>;
+let seq = 0;
+const unique = (ctx: string) => `${ctx}.s${++seq}-${Date.now()}`;
+const collect = async <T>(it: AsyncIterable<T>) => {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+};
+const until = async (cond: () => boolean, ms = 5000) => {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+};
+
+before(async () => {
+  nats = await startTestNats(topology);
+  store = await nats.connect(jsonCodec, 'contract');
+});
+after(async () => nats?.stop());
+
+describe('appendToStream', () => {
+  it('NO_STREAM appends to a new stream and returns the next expected revision', async () => {
+    const s = unique('host');
+    const r = await store.appendToStream(s, [ev('A'), ev('B')], { expectedRevision: NO_STREAM });
+    assert.ok(E.isRight(r));
+    assert.equal(r.right.positions.length, 2);
+    assert.equal(r.right.nextExpectedRevision, r.right.positions[1]);
+    assert.equal(await store.currentRevision(s), r.right.nextExpectedRevision);
+  });
+
+  it('NO_STREAM on an existing stream is a WrongExpectedVersion value with the actual revision', async () => {
+    const s = unique('host');
+    const first = await store.appendToStream(s, [ev('A')]);
+    assert.ok(E.isRight(first));
+    const r = await store.appendToStream(s, [ev('B')], { expectedRevision: NO_STREAM });
+    assert.ok(E.isLeft(r));
+    assert.deepEqual(r.left, { _tag: 'WrongExpectedVersion', streamName: s, expected: NO_STREAM, actual: first.right.nextExpectedRevision });
+  });
+
+  it('a stale revision fails, the current one succeeds', async () => {
+    const s = unique('vm');
+    const a = await store.appendToStream(s, [ev('A')], { expectedRevision: NO_STREAM });
+    assert.ok(E.isRight(a));
+    const b = await store.appendToStream(s, [ev('B')], { expectedRevision: a.right.nextExpectedRevision });
+    assert.ok(E.isRight(b));
+    const stale = await store.appendToStream(s, [ev('C')], { expectedRevision: a.right.nextExpectedRevision });
+    assert.ok(E.isLeft(stale) && stale.left._tag === 'WrongExpectedVersion');
+    assert.equal(stale.left._tag === 'WrongExpectedVersion' && stale.left.actual, b.right.nextExpectedRevision);
+  });
+
+  it('STREAM_EXISTS fails on an empty stream and succeeds on an existing one', async () => {
+    const s = unique('vm');
+    const r1 = await store.appendToStream(s, [ev('A')], { expectedRevision: STREAM_EXISTS });
+    assert.ok(E.isLeft(r1) && r1.left._tag === 'WrongExpectedVersion' && r1.left.actual === 0);
+    assert.ok(E.isRight(await store.appendToStream(s, [ev('A')], { expectedRevision: ANY })));
+    assert.ok(E.isRight(await store.appendToStream(s, [ev('B')], { expectedRevision: STREAM_EXISTS })));
+    assert.equal((await collect(store.readStream(s))).length, 2);
+  });
+
+  it('is idempotent: the same event appended twice is stored once, even with a stale expectation', async () => {
+    const s = unique('net');
+    const e1 = ev('A');
+    const e2 = ev('B');
+    const r1 = await store.appendToStream(s, [e1, e2], { expectedRevision: NO_STREAM });
+    assert.ok(E.isRight(r1));
+    const r2 = await store.appendToStream(s, [e1, e2], { expectedRevision: NO_STREAM });
+    assert.ok(E.isRight(r2), 'a retried append is answered from the dedup window');
+    assert.deepEqual(r2.right.positions, r1.right.positions);
+    assert.equal(r2.right.duplicates, 2);
+    const r3 = await store.appendToStream(s, [e1]);
+    assert.ok(E.isRight(r3) && r3.right.duplicates === 1);
+    const stored = await collect(store.readStream(s));
+    assert.deepEqual(stored.map((r) => r.event.id), [e1.id, e2.id]);
+  });
+
+  it('concurrent writers with the same expectation: exactly one wins', async () => {
+    const s = unique('vm');
+    const base = await store.appendToStream(s, [ev('A')]);
+    assert.ok(E.isRight(base));
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => store.appendToStream(s, [ev('W', i)], { expectedRevision: base.right.nextExpectedRevision })),
+    );
+    assert.equal(results.filter(E.isRight).length, 1);
+    assert.equal(results.filter((r) => E.isLeft(r) && r.left._tag === 'WrongExpectedVersion').length, 7);
+  });
+
+  it('rejects an invalid stream name as a bug', async () => {
+    await assert.rejects(store.appendToStream('host.a b', [ev('A')]), /invalid stream name "host.a b"/);
+    await assert.rejects(store.appendToStream('host.*', [ev('A')]), /invalid stream name/);
+  });
+});
+
+describe('reading', () => {
+  it('readStream reads forwards from a revision, and an unknown stream is empty', async () => {
+    const s = unique('host');
+    const r = await store.appendToStream(s, [ev('A', 1), ev('B', 2), ev('C', 3)]);
+    assert.ok(E.isRight(r));
+    const all = await collect(store.readStream(s));
+    assert.deepEqual(all.map((x) => x.event.n), [1, 2, 3]);
+    assert.ok(all.every((x) => x.streamName === s));
+    const tail = await collect(store.readStream(s, { fromRevision: r.right.positions[1]! }));
+    assert.deepEqual(tail.map((x) => x.event.n), [2, 3]);
+    assert.deepEqual(await collect(store.readStream(unique('host'))), []);
+  });
+
+  it('readAll reads from a position and from a time, ending at the end of the log', async () => {
+    const s = unique('region');
+    await store.appendToStream(s, [ev('Early')]);
+    await new Promise((r) => setTimeout(r, 30));
+    const t = new Date();
+    await new Promise((r) => setTimeout(r, 30));
+    const r = await store.appendToStream(s, [ev('Late', 1), ev('Late', 2)]);
+    assert.ok(E.isRight(r));
+    const fromPos = await collect(store.readAll({ fromPosition: r.right.positions[0]! }));
+    assert.deepEqual(fromPos.map((x) => x.event.type), ['Late', 'Late']);
+    const fromTime = await collect(store.readAll({ fromTime: t }));
+    assert.ok(fromTime.length >= 2 && fromTime.every((x) => x.event.type === 'Late' || x.created >= t));
+    assert.ok(!fromTime.some((x) => x.event.type === 'Early'));
+    const positions = (await collect(store.readAll())).map((x) => x.position);
+    assert.deepEqual(positions, [...positions].sort((a, b) => a - b), 'in order');
+  });
+
+  it('a live readAll delivers events appended after it started, until aborted', async () => {
+    const cat = `live${Date.now()}`;
+    const ac = new AbortController();
+    const got: number[] = [];
+    const reader = (async () => {
+      for await (const x of store.readAll({ filter: `vnet.evt.${cat}.>`, live: true, signal: ac.signal })) got.push(x.event.n as number);
+    })();
+    await store.appendToStream(`${cat}.a`, [ev('X', 1)]);
+    await store.appendToStream(`${cat}.b`, [ev('X', 2)]);
+    await until(() => got.length === 2);
+    ac.abort();
+    await reader;
+    assert.deepEqual(got, [1, 2]);
+  });
+});
+
+describe('durable subscriptions', () => {
+  it('catch up then live, resume after restart without reprocessing acked events', async () => {
+    const cat = `sub${Date.now()}`;
+    await store.appendToStream(`${cat}.x`, [ev('E', 1), ev('E', 2)]);
+    const seen: number[] = [];
+    let sub = await store.subscribe({ name: `${cat}-p`, filter: `vnet.evt.${cat}.>` }, async (r) => void seen.push(r.event.n as number));
+    await store.appendToStream(`${cat}.x`, [ev('E', 3)]);
+    await until(() => seen.length === 3);
+    await sub.stop();
+    await new Promise((r) => setTimeout(r, 100));
+    await store.appendToStream(`${cat}.x`, [ev('E', 4)]);
+    const other = await nats.connect(jsonCodec, 'restarted');
+    sub = await other.subscribe({ name: `${cat}-p`, filter: `vnet.evt.${cat}.>` }, async (r) => void seen.push(r.event.n as number));
+    await until(() => seen.length === 4);
+    await new Promise((r) => setTimeout(r, 200));
+    await sub.stop();
+    assert.deepEqual(seen, [1, 2, 3, 4]);
+  });
+
+  it('redelivers after a failed handler, and dead-letters after maxDeliver', async () => {
+    const cat = `retry${Date.now()}`;
+    const attempts = new Map<number, number>();
+    const sub = await store.subscribe({ name: `${cat}-r`, filter: `vnet.evt.${cat}.>`, maxDeliver: 3, retryDelayMs: 20 }, async (r) => {
+      const n = r.event.n as number;
+      attempts.set(n, (attempts.get(n) ?? 0) + 1);
+      if (n === 1 && attempts.get(n)! < 2) throw new Error('transient');
+      if (n === 2) throw new Error('always broken');
+    });
+    await store.appendToStream(`${cat}.x`, [ev('E', 1), ev('E', 2)]);
+    await until(() => attempts.get(1) === 2 && attempts.get(2) === 3);
+    const dlq: string[] = [];
+    await until(() => false, 300).catch(() => undefined);
+    for await (const m of store.readRaw({ stream: 'VNET_DLQ', filter: `vnet.dlq.sub.${cat}-r` })) dlq.push(m.headers['Vnet-Reason'] ?? '');
+    await sub.stop();
+    assert.equal(dlq.length, 1);
+    assert.match(dlq[0]!, /failed 3 times: always broken/);
+  });
+
+  it('instances sharing a subscription each get a share, and no event is handled twice', async () => {
+    const cat = `share${Date.now()}`;
+    const a: number[] = [];
+    const b: number[] = [];
+    const storeB = await nats.connect(jsonCodec, 'instance-b');
+    const slow = () => new Promise((r) => setTimeout(r, 2));
+    const subA = await store.subscribe({ name: `${cat}-s`, filter: `vnet.evt.${cat}.>`, batch: 10 }, async (r) => (a.push(r.event.n as number), slow()));
+    const subB = await storeB.subscribe({ name: `${cat}-s`, filter: `vnet.evt.${cat}.>`, batch: 10 }, async (r) => (b.push(r.event.n as number), slow()));
+    const n = 300;
+    for (let i = 0; i < n; i += 50) await store.appendToStream(`${cat}.x`, Array.from({ length: 50 }, (_, j) => ev('E', i + j)));
+    await until(() => a.length + b.length >= n, 15000);
+    await new Promise((r) => setTimeout(r, 200));
+    await Promise.all([subA.stop(), subB.stop()]);
+    assert.equal(a.length + b.length, n, 'none twice');
+    assert.equal(new Set([...a, ...b]).size, n, 'all handled');
+    assert.ok(a.length > 0 && b.length > 0, `both got a share (a=${a.length}, b=${b.length})`);
+  });
+});
+
+describe('projection runner', () => {
+  it('folds events into a model and resumes from its checkpoint', async () => {
+    const cat = `proj${Date.now()}`;
+    const spec = {
+      name: `${cat}-count`,
+      filter: `vnet.evt.${cat}.>`,
+      initialState: { count: 0, sum: 0 },
+      evolve: (s: { count: number; sum: number }, r: { event: Ev }) => ({ count: s.count + 1, sum: s.sum + (r.event.n as number) }),
+      checkpointEvery: 2,
+    };
+    await store.appendToStream(`${cat}.x`, [ev('E', 1), ev('E', 2), ev('E', 3)]);
+    const p1 = await store.runProjection(spec);
+    await p1.waitFor(await store.lastPosition());
+    assert.deepEqual(p1.state(), { count: 3, sum: 6 });
+    await p1.stop();
+    const r = await store.appendToStream(`${cat}.x`, [ev('E', 10)]);
+    assert.ok(E.isRight(r));
+    let folded = 0;
+    const p2 = await store.runProjection({ ...spec, evolve: (s, e) => (folded++, spec.evolve(s, e)) });
+    await p2.waitFor(r.right.nextExpectedRevision);
+    await p2.stop();
+    assert.deepEqual(p2.state(), { count: 4, sum: 16 });
+    assert.equal(folded, 1, 'only the tail was read after the restart');
+  });
+});
+
+describe('topology', () => {
+  it('applying the same topology twice changes nothing the second time', async () => {
+    const again = await store.applyTopology(topology);
+    assert.deepEqual(again.created, []);
+    assert.deepEqual(again.updated, []);
+    assert.equal(again.unchanged.length, 3);
+  });
+});
