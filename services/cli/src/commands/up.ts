@@ -1,0 +1,156 @@
+/**
+ * `vnet up`: the whole system on one machine. Starts nats-server with JetStream in a data
+ * folder (unless NATS_URL points at one), applies the streams, starts every service as its
+ * own process, seeds the demo topology, and stops all of it on Ctrl-C.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, openSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import * as E from 'fp-ts/lib/Either.js';
+import { startNatsServer, NatsServerMissing, type RunningNatsServer } from '@vnet/natsd';
+import { describeAppendError } from '@vnet/eventstore';
+import { vnetTopology } from '@vnet/topology';
+import { CliError, action, connectStore } from '../connect';
+import { DEMO_FIRST_STREAM, demoEvents } from '../demo';
+import { REPO_ROOT, availableServices } from '../services';
+
+interface UpOptions {
+  dataDir: string;
+  port: string;
+  httpPort: string;
+  demo: boolean;
+  replicas: string;
+}
+
+function portFree(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((res) => {
+    const s = createServer();
+    s.once('error', () => res(false));
+    s.listen(port, host, () => s.close(() => res(true)));
+  });
+}
+
+function stopChild(c: ChildProcess, ms = 10_000): Promise<void> {
+  if (c.exitCode !== null || c.signalCode !== null) return Promise.resolve();
+  return new Promise((res) => {
+    const t = setTimeout(() => c.kill('SIGKILL'), ms);
+    c.once('exit', () => (clearTimeout(t), res()));
+    c.kill('SIGTERM');
+  });
+}
+
+export function registerUp(program: Command): void {
+  program
+    .command('up')
+    .description(
+      'Run vnet locally: nats-server with JetStream (in --data-dir, unless NATS_URL is set),\n' +
+        'the streams, every service as its own process, and a demo topology\n' +
+        '(2 regions, 4 hosts, 2 networks, 8 VMs). Ctrl-C stops everything cleanly.\n' +
+        'Running it again on the same data changes nothing.',
+    )
+    .option('--data-dir <dir>', 'where JetStream data and service logs live', process.env.VNET_HOME ?? '.vnet')
+    .option('--port <port>', 'NATS client port when vnet starts nats-server', '4222')
+    .option('--http-port <port>', 'first HTTP port: services get the next ones (health, metrics)', '7100')
+    .option('--replicas <n>', 'stream replicas (3 on a three-node cluster)', '1')
+    .option('--no-demo', 'do not seed the demo topology')
+    .action(
+      action(async (opts: UpOptions) => {
+        const dataDir = resolve(opts.dataDir);
+        const logDir = join(dataDir, 'logs');
+        mkdirSync(logDir, { recursive: true });
+        let nats: RunningNatsServer | undefined;
+        let url = process.env.NATS_URL;
+        if (!url) {
+          const port = Number(opts.port);
+          if (!(await portFree(port))) {
+            throw new CliError(`port ${port} is already in use (another nats-server or \`vnet up\`?). Use --port, or set NATS_URL to use that server.`);
+          }
+          try {
+            nats = await startNatsServer({ storeDir: join(dataDir, 'nats'), port, logFile: join(logDir, 'nats-server.log') });
+          } catch (e) {
+            if (e instanceof NatsServerMissing) throw new CliError(e.message);
+            throw new CliError(`nats-server did not start: ${(e as Error).message} (see ${join(logDir, 'nats-server.log')})`);
+          }
+          url = nats.url;
+          process.stdout.write(`nats-server   ${url}  (JetStream data in ${join(dataDir, 'nats')}, monitoring http://127.0.0.1:${nats.monitorPort})\n`);
+        } else {
+          process.stdout.write(`nats-server   ${url}  (from NATS_URL; not started by vnet)\n`);
+        }
+        const children: Array<{ name: string; proc: ChildProcess }> = [];
+        let stopping = false;
+        const shutdown = async (code: number) => {
+          if (stopping) return;
+          stopping = true;
+          process.stdout.write('\nstopping…\n');
+          await Promise.all(children.map(async (c) => (await stopChild(c.proc), process.stdout.write(`stopped       ${c.name}\n`))));
+          await store?.close().catch(() => undefined);
+          if (nats) {
+            await nats.stop();
+            process.stdout.write('stopped       nats-server\n');
+          }
+          process.exit(code);
+        };
+        process.on('SIGINT', () => void shutdown(0));
+        process.on('SIGTERM', () => void shutdown(0));
+        let store: Awaited<ReturnType<typeof connectStore>> | undefined;
+        try {
+          store = await connectStore(url, 'vnet-up');
+          const report = await store.applyTopology(vnetTopology(Number(opts.replicas)));
+          process.stdout.write(
+            `streams       created: ${report.created.join(', ') || 'none'}; updated: ${report.updated.join(', ') || 'none'}; unchanged: ${report.unchanged.length}\n`,
+          );
+          const base = Number(opts.httpPort);
+          for (const svc of availableServices()) {
+            const log = openSync(join(logDir, `${svc.name}.log`), 'a');
+            const port = base + svc.portOffset;
+            const proc = spawn(process.execPath, ['--import', 'tsx', svc.entry], {
+              cwd: REPO_ROOT,
+              stdio: ['ignore', log, log],
+              env: { ...process.env, NATS_URL: url, VNET_HTTP_PORT: String(port), VNET_HTTP_HOST: '127.0.0.1', VNET_REPLICAS: opts.replicas },
+            });
+            children.push({ name: svc.name, proc });
+            proc.on('exit', (code, sig) => {
+              if (!stopping) process.stderr.write(`warning: ${svc.name} exited (${sig ?? `code ${code}`}); see ${join(logDir, `${svc.name}.log`)}\n`);
+            });
+            await waitHealthy(`http://127.0.0.1:${port}/readyz`, proc, svc.name, join(logDir, `${svc.name}.log`));
+            process.stdout.write(`${svc.name.padEnd(13)} pid ${proc.pid}  health http://127.0.0.1:${port}/healthz  metrics http://127.0.0.1:${port}/metrics  log ${join(logDir, `${svc.name}.log`)}\n`);
+          }
+          if (opts.demo) await seedDemo(store, join(dataDir, 'keys'));
+          process.stdout.write(`\nvnet is up. Try: NATS_URL=${url} npx vnet tail    (Ctrl-C here stops everything)\n`);
+        } catch (e) {
+          await shutdown(1).catch(() => undefined);
+          throw e;
+        }
+      }),
+    );
+}
+
+async function waitHealthy(url: string, proc: ChildProcess, name: string, log: string, timeoutMs = 30_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (proc.exitCode !== null) throw new CliError(`${name} exited with code ${proc.exitCode} while starting; see ${log}`);
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new CliError(`${name} was not ready after ${timeoutMs} ms; see ${log}`);
+}
+
+async function seedDemo(store: Awaited<ReturnType<typeof connectStore>>, keysDir: string): Promise<void> {
+  if ((await store.currentRevision(DEMO_FIRST_STREAM)) > 0) {
+    process.stdout.write('demo          already seeded (nothing published)\n');
+    return;
+  }
+  const events = demoEvents(keysDir);
+  const enc = new TextEncoder();
+  for (const ev of events) {
+    const r = await store.publishRaw(`vnet.ext.${String(ev.type)}`, enc.encode(JSON.stringify(ev)), { msgId: String(ev.id) });
+    if (E.isLeft(r)) throw new CliError(`seeding the demo failed: ${describeAppendError(r.left)}`);
+  }
+  process.stdout.write(`demo          published ${events.length} events (2 regions, 4 hosts, 2 networks, 8 VMs) through the gateway\n`);
+}

@@ -1,0 +1,74 @@
+/**
+ * The demo topology `vnet up` seeds: 2 regions, 4 hosts, 2 networks, 8 VMs. Event ids are
+ * derived from names, so seeding twice stores nothing new; `vnet up` also skips seeding when
+ * the first demo aggregate already exists.
+ */
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** A UUID (version 8, name-based) from a name: the same name gives the same id. */
+export function nameId(name: string): string {
+  const h = createHash('sha256').update(`vnet-demo:${name}`).digest('hex');
+  const variant = ((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+/** The host's X25519 public key (raw 32 bytes, base64); the private key stays in the data folder. */
+function hostPublicKey(keysDir: string, host: string): string {
+  mkdirSync(keysDir, { recursive: true, mode: 0o700 });
+  const file = join(keysDir, `${host}.json`);
+  if (existsSync(file)) return (JSON.parse(readFileSync(file, 'utf8')) as { publicKey: string }).publicKey;
+  const { publicKey, privateKey } = generateKeyPairSync('x25519');
+  const raw = publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('base64');
+  writeFileSync(file, JSON.stringify({ publicKey: raw, privateKey: privateKey.export({ format: 'pem', type: 'pkcs8' }) }), { mode: 0o600 });
+  return raw;
+}
+
+export const DEMO_FIRST_STREAM = 'region.eu-west';
+
+/** The demo's events as an external system would publish them (in order). */
+export function demoEvents(keysDir: string): Array<Record<string, unknown>> {
+  const out: Array<Record<string, unknown>> = [];
+  const at = '2026-01-01T00:00:00.000Z';
+  const add = (type: string, key: string, payload: Record<string, unknown>, schemaVersion = 1) => {
+    const id = nameId(`${type}:${key}`);
+    out.push({ type, schemaVersion, id, causationId: null, correlationId: nameId('demo'), occurredAt: at, payload });
+  };
+  const regions = [
+    { regionId: 'eu-west', name: 'Europe West', dc: 'eu-west-1a' },
+    { regionId: 'us-east', name: 'US East', dc: 'us-east-1a' },
+  ];
+  for (const r of regions) {
+    add('RegionDeclared', r.regionId, { regionId: r.regionId, name: r.name });
+    add('DatacenterDeclared', r.dc, { datacenterId: r.dc, regionId: r.regionId, name: r.dc });
+  }
+  const hosts = [1, 2, 3, 4].map((n) => ({ hostId: `h${n}`, region: regions[n <= 2 ? 0 : 1]!, n }));
+  for (const h of hosts) {
+    add(
+      'HostRegistered',
+      h.hostId,
+      {
+        hostId: h.hostId,
+        regionId: h.region.regionId,
+        datacenterId: h.region.dc,
+        underlay: `127.0.1.${h.n}:6081`,
+        publicKey: hostPublicKey(keysDir, h.hostId),
+        capacity: { cpus: 16, memoryMiB: 65536 },
+      },
+      2,
+    );
+  }
+  const nets = [
+    { networkId: 'blue', vni: 1001, cidr: '10.1.0.0/24' },
+    { networkId: 'green', vni: 1002, cidr: '10.2.0.0/24' },
+  ];
+  for (const n of nets) add('NetworkCreated', n.networkId, { networkId: n.networkId, projectId: 'demo', vni: n.vni, cidr: n.cidr });
+  for (let i = 0; i < 8; i++) {
+    const net = nets[i % 2]!;
+    const host = hosts[Math.floor(i / 2)]!;
+    const vmId = `${net.networkId}-${Math.floor(i / 2) + 1}`;
+    add('VmPlaced', vmId, { vmId, networkId: net.networkId, vni: net.vni, ip: `${net.cidr.split('.').slice(0, 3).join('.')}.${10 + i}`, hostId: host.hostId });
+  }
+  return out;
+}

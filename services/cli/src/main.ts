@@ -1,0 +1,33 @@
+/**
+ * `vnet`: the operator's command line. Wires the commands; each lives in src/commands/.
+ */
+import { Command } from 'commander';
+import { registerPublish } from './commands/publish';
+import { registerTail } from './commands/tail';
+import { registerUp } from './commands/up';
+
+const program = new Command()
+  .name('vnet')
+  .description(
+    'vnet — an event-sourced control plane for virtual-machine networks.\n' +
+      'Every fact is an event in NATS JetStream; every table and view is a fold over that log.\n\n' +
+      'Connects to NATS_URL (default nats://127.0.0.1:4222) unless a command says otherwise.',
+  )
+  .version('0.1.0')
+  .showHelpAfterError('(run with --help for usage)');
+
+registerUp(program);
+registerPublish(program);
+registerTail(program);
+
+program.addHelpText(
+  'after',
+  `
+Examples:
+  $ npx vnet up                        run nats-server, the services and a demo topology
+  $ npx vnet publish host.json         validate an event and publish it
+  $ echo '{...}' | npx vnet publish -  the same from standard input
+  $ npx vnet tail                      follow the log, one line per event`,
+);
+
+await program.parseAsync(process.argv);

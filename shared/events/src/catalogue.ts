@@ -1,0 +1,91 @@
+/**
+ * The catalogue: every event type, its current schema version, and its envelope codec.
+ *
+ * Wire format history (add a dated line for every new event or version):
+ * - 2026-11-25  v1 of RegionDeclared, DatacenterDeclared, HostDrained, HostRemoved,
+ *               NetworkCreated, VmPlaced, VmDeleted.
+ * - 2026-11-25  HostRegistered v2: `address` ("ip:port") renamed `underlay` (a DNS name is now
+ *               allowed as host) and optional `capacity` added. v1 is upcast on read.
+ */
+import * as t from 'io-ts';
+import { envelopeCodec, type EnvelopeC } from './envelope';
+import { PAYLOAD_CODECS } from './payloads';
+
+type Types = keyof typeof PAYLOAD_CODECS;
+
+/** The schema version a writer produces today, per event type. Readers accept 1..current. */
+export const CURRENT_VERSIONS = {
+  RegionDeclared: 1,
+  DatacenterDeclared: 1,
+  HostRegistered: 2,
+  HostDrained: 1,
+  HostRemoved: 1,
+  NetworkCreated: 1,
+  VmPlaced: 1,
+  VmDeleted: 1,
+} as const satisfies { readonly [K in Types]: number };
+
+/** The envelope codec type of every event type at its current version. */
+export type EnvelopeCodecs = {
+  readonly [K in Types]: EnvelopeC<K, (typeof CURRENT_VERSIONS)[K], (typeof PAYLOAD_CODECS)[K]>;
+};
+
+/** Envelope codec of every event type at its current version (what `decodeEvent` ends with). */
+export const ENVELOPE_CODECS: EnvelopeCodecs = {
+  RegionDeclared: envelopeCodec('RegionDeclared', CURRENT_VERSIONS.RegionDeclared, PAYLOAD_CODECS.RegionDeclared),
+  DatacenterDeclared: envelopeCodec('DatacenterDeclared', CURRENT_VERSIONS.DatacenterDeclared, PAYLOAD_CODECS.DatacenterDeclared),
+  HostRegistered: envelopeCodec('HostRegistered', CURRENT_VERSIONS.HostRegistered, PAYLOAD_CODECS.HostRegistered),
+  HostDrained: envelopeCodec('HostDrained', CURRENT_VERSIONS.HostDrained, PAYLOAD_CODECS.HostDrained),
+  HostRemoved: envelopeCodec('HostRemoved', CURRENT_VERSIONS.HostRemoved, PAYLOAD_CODECS.HostRemoved),
+  NetworkCreated: envelopeCodec('NetworkCreated', CURRENT_VERSIONS.NetworkCreated, PAYLOAD_CODECS.NetworkCreated),
+  VmPlaced: envelopeCodec('VmPlaced', CURRENT_VERSIONS.VmPlaced, PAYLOAD_CODECS.VmPlaced),
+  VmDeleted: envelopeCodec('VmDeleted', CURRENT_VERSIONS.VmDeleted, PAYLOAD_CODECS.VmDeleted),
+};
+
+/** Every domain event, as deciders and projections see it: the current version, decoded. */
+export type DomainEvent = { [K in Types]: t.TypeOf<EnvelopeCodecs[K]> }[Types];
+
+/** The name of an event type, e.g. `'VmPlaced'`. */
+export type EventType = DomainEvent['type'];
+
+/** The event of type `K`. */
+export type EventOf<K extends EventType> = Extract<DomainEvent, { type: K }>;
+
+/** The (current) payload of event type `K`. */
+export type PayloadOf<K extends EventType> = EventOf<K>['payload'];
+
+/** Every event type the catalogue knows, in declaration order. */
+export const EVENT_TYPES: ReadonlyArray<EventType> = Object.keys(PAYLOAD_CODECS) as EventType[];
+
+/** The event types an external system may publish (and the JSON Schema describes). */
+export const EXTERNAL_EVENT_TYPES = [
+  'RegionDeclared',
+  'DatacenterDeclared',
+  'HostRegistered',
+  'HostDrained',
+  'HostRemoved',
+  'NetworkCreated',
+  'VmPlaced',
+  'VmDeleted',
+] as const satisfies ReadonlyArray<EventType>;
+
+/** An event type that an external system may publish. */
+export type ExternalEventType = (typeof EXTERNAL_EVENT_TYPES)[number];
+
+/** One sentence per event type: what it means (goes into the JSON Schema for publishers). */
+export const EVENT_DESCRIPTIONS: { readonly [K in EventType]: string } = {
+  RegionDeclared: 'A region exists. Declaring it again with the same name is a no-op.',
+  DatacenterDeclared: 'A datacenter (failure domain) exists inside a region.',
+  HostRegistered:
+    'A host joined: its region and datacenter, the underlay address where it receives tunnel traffic, and the X25519 public key that per-VM secrets are sealed to.',
+  HostDrained: 'A host takes no new VMs; the VMs it runs stay until moved or deleted.',
+  HostRemoved: 'A host left for good.',
+  NetworkCreated: 'A virtual network of a project exists, with its VNI and IPv4 CIDR.',
+  VmPlaced: 'A VM has an address on a network and runs on a host.',
+  VmDeleted: 'A VM is gone; its address is free.',
+};
+
+/** True when `s` names an event type of the catalogue. */
+export function isEventType(s: unknown): s is EventType {
+  return typeof s === 'string' && Object.prototype.hasOwnProperty.call(PAYLOAD_CODECS, s);
+}

@@ -1,0 +1,106 @@
+/**
+ * Building events and reading them: `newEvent` for writers, `streamNameOf` for the event
+ * store (one stream per aggregate), `describeEvent` for log tails.
+ */
+import { CURRENT_VERSIONS, type DomainEvent, type EventOf, type EventType, type PayloadOf } from './catalogue';
+import type { CausationId } from './envelope';
+import type { EventId, IsoTimestamp } from './ids';
+
+/** Optional envelope fields of {@link newEvent}. */
+export interface NewEventOptions {
+  /** The event that caused this one; default null (caused by a command from outside). */
+  readonly causationId?: EventId | null;
+  /** The conversation this event belongs to; default the new event's own id. */
+  readonly correlationId?: EventId;
+  /** When it happened; default now. */
+  readonly occurredAt?: IsoTimestamp | Date;
+}
+
+/**
+ * A new event of the current schema version with a fresh random id. The payload is typed
+ * (branded values), so it is not validated again here.
+ */
+export function newEvent<K extends EventType>(type: K, payload: PayloadOf<K>, options: NewEventOptions = {}): EventOf<K> {
+  const id = globalThis.crypto.randomUUID() as EventId;
+  const at = options.occurredAt ?? new Date();
+  const causationId: CausationId = options.causationId ?? null;
+  const event = {
+    type,
+    schemaVersion: CURRENT_VERSIONS[type],
+    id,
+    causationId,
+    correlationId: options.correlationId ?? id,
+    occurredAt: (at instanceof Date ? at.toISOString() : at) as IsoTimestamp,
+    payload,
+  };
+  // The object has exactly the fields of EventOf<K>; TypeScript cannot follow K through the map.
+  return event as unknown as EventOf<K>;
+}
+
+/** Options that make a new event a consequence of `cause`: its causation and correlation ids. */
+export function causedBy(cause: DomainEvent): { causationId: EventId; correlationId: EventId } {
+  return { causationId: cause.id, correlationId: cause.correlationId };
+}
+
+function assertNever(x: never): never {
+  throw new Error(`unhandled event ${JSON.stringify(x)}`);
+}
+
+/**
+ * The stream (aggregate) an event belongs to: `region.<id>`, `datacenter.<id>`, `host.<id>`,
+ * `network.<id>` or `vm.<id>`. The event store publishes it on `vnet.evt.<stream>`.
+ */
+export function streamNameOf(ev: DomainEvent): string {
+  switch (ev.type) {
+    case 'RegionDeclared':
+      return `region.${ev.payload.regionId}`;
+    case 'DatacenterDeclared':
+      return `datacenter.${ev.payload.datacenterId}`;
+    case 'HostRegistered':
+    case 'HostDrained':
+    case 'HostRemoved':
+      return `host.${ev.payload.hostId}`;
+    case 'NetworkCreated':
+      return `network.${ev.payload.networkId}`;
+    case 'VmPlaced':
+    case 'VmDeleted':
+      return `vm.${ev.payload.vmId}`;
+    default:
+      return assertNever(ev);
+  }
+}
+
+const q = (s: string): string => JSON.stringify(s);
+
+/** One line for a log tail, e.g. `VmPlaced vm=web-1 vni=1001 ip=10.0.0.5 host=h1`. */
+export function describeEvent(ev: DomainEvent): string {
+  switch (ev.type) {
+    case 'RegionDeclared':
+      return `RegionDeclared region=${ev.payload.regionId} name=${q(ev.payload.name)}`;
+    case 'DatacenterDeclared': {
+      const p = ev.payload;
+      return `DatacenterDeclared dc=${p.datacenterId} region=${p.regionId} name=${q(p.name)}`;
+    }
+    case 'HostRegistered': {
+      const p = ev.payload;
+      const capacity = p.capacity ? ` cpus=${p.capacity.cpus} mem=${p.capacity.memoryMiB}MiB` : '';
+      return `HostRegistered host=${p.hostId} region=${p.regionId} dc=${p.datacenterId} underlay=${p.underlay}${capacity}`;
+    }
+    case 'HostDrained':
+      return `HostDrained host=${ev.payload.hostId}${ev.payload.reason === undefined ? '' : ` reason=${q(ev.payload.reason)}`}`;
+    case 'HostRemoved':
+      return `HostRemoved host=${ev.payload.hostId}`;
+    case 'NetworkCreated': {
+      const p = ev.payload;
+      return `NetworkCreated net=${p.networkId} project=${p.projectId} vni=${p.vni} cidr=${p.cidr}`;
+    }
+    case 'VmPlaced': {
+      const p = ev.payload;
+      return `VmPlaced vm=${p.vmId} vni=${p.vni} ip=${p.ip} host=${p.hostId}`;
+    }
+    case 'VmDeleted':
+      return `VmDeleted vm=${ev.payload.vmId}`;
+    default:
+      return assertNever(ev);
+  }
+}

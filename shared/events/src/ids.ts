@@ -1,0 +1,116 @@
+/**
+ * Identifiers, timestamps and small scalar types of the catalogue, as branded io-ts codecs.
+ *
+ * Aggregate ids become NATS subject tokens (`vnet.evt.vm.<vmId>`), so they may hold no dot,
+ * space or wildcard; the brand makes a `VmId` impossible to pass where a `HostId` is meant.
+ * Every pattern here is also the JSON Schema `pattern` (see `brands.ts`): one regex, two uses.
+ */
+import * as t from 'io-ts';
+
+/** Pattern of every aggregate id: 1–63 characters of `a-z 0-9 _ -`, starting with a letter or digit. */
+export const AGGREGATE_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+/** Pattern of an event id: a UUID in canonical lowercase form (what `crypto.randomUUID()` gives). */
+export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * Pattern of an RFC 3339 date-time with an upper-case `T` and `Z` (or a numeric offset) and
+ * 0–9 fraction digits. The day is further checked against the month (no 30 February).
+ */
+export const ISO_TIMESTAMP_PATTERN =
+  /^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,9})?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$/;
+
+/** Pattern of a display name: no control characters and at least one non-space character. */
+export const DISPLAY_NAME_PATTERN = /^[^\u0000-\u001f\u007f]*\S[^\u0000-\u001f\u007f]*$/;
+
+/** Longest display name, in Unicode code points (JSON Schema's `maxLength` counts the same way). */
+export const DISPLAY_NAME_MAX = 128;
+
+const isAggregateId = (s: string): boolean => AGGREGATE_ID_PATTERN.test(s);
+
+/** Brand of {@link EventId}. */
+export interface EventIdBrand { readonly EventId: unique symbol }
+/** Id of one event (also its `Nats-Msg-Id`, so a retried append is deduplicated). */
+export const EventId = t.brand(t.string, (s): s is t.Branded<string, EventIdBrand> => UUID_PATTERN.test(s), 'EventId');
+/** Id of one event: a lowercase UUID. */
+export type EventId = t.TypeOf<typeof EventId>;
+
+/** Brand of {@link RegionId}. */
+export interface RegionIdBrand { readonly RegionId: unique symbol }
+/** Id of a region (a set of datacenters). */
+export const RegionId = t.brand(t.string, (s): s is t.Branded<string, RegionIdBrand> => isAggregateId(s), 'RegionId');
+/** Id of a region; a NATS subject token. */
+export type RegionId = t.TypeOf<typeof RegionId>;
+
+/** Brand of {@link DatacenterId}. */
+export interface DatacenterIdBrand { readonly DatacenterId: unique symbol }
+/** Id of a datacenter (a failure domain inside a region). */
+export const DatacenterId = t.brand(t.string, (s): s is t.Branded<string, DatacenterIdBrand> => isAggregateId(s), 'DatacenterId');
+/** Id of a datacenter; a NATS subject token. */
+export type DatacenterId = t.TypeOf<typeof DatacenterId>;
+
+/** Brand of {@link HostId}. */
+export interface HostIdBrand { readonly HostId: unique symbol }
+/** Id of a physical host that runs VMs and a host agent. */
+export const HostId = t.brand(t.string, (s): s is t.Branded<string, HostIdBrand> => isAggregateId(s), 'HostId');
+/** Id of a host; a NATS subject token. */
+export type HostId = t.TypeOf<typeof HostId>;
+
+/** Brand of {@link ProjectId}. */
+export interface ProjectIdBrand { readonly ProjectId: unique symbol }
+/** Id of a project (the tenant that owns networks). */
+export const ProjectId = t.brand(t.string, (s): s is t.Branded<string, ProjectIdBrand> => isAggregateId(s), 'ProjectId');
+/** Id of a project; a NATS subject token. */
+export type ProjectId = t.TypeOf<typeof ProjectId>;
+
+/** Brand of {@link NetworkId}. */
+export interface NetworkIdBrand { readonly NetworkId: unique symbol }
+/** Id of a virtual network (one VNI, one CIDR). */
+export const NetworkId = t.brand(t.string, (s): s is t.Branded<string, NetworkIdBrand> => isAggregateId(s), 'NetworkId');
+/** Id of a virtual network; a NATS subject token. */
+export type NetworkId = t.TypeOf<typeof NetworkId>;
+
+/** Brand of {@link VmId}. */
+export interface VmIdBrand { readonly VmId: unique symbol }
+/** Id of a virtual machine. */
+export const VmId = t.brand(t.string, (s): s is t.Branded<string, VmIdBrand> => isAggregateId(s), 'VmId');
+/** Id of a virtual machine; a NATS subject token. */
+export type VmId = t.TypeOf<typeof VmId>;
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] as const;
+
+/** True when `s` is an RFC 3339 date-time that names a real calendar day and `Date` parses. */
+export function isIsoTimestamp(s: string): boolean {
+  if (!ISO_TIMESTAMP_PATTERN.test(s) || !Number.isFinite(Date.parse(s))) return false;
+  const year = Number(s.slice(0, 4));
+  const month = Number(s.slice(5, 7));
+  const day = Number(s.slice(8, 10));
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+  const days = month === 2 && leap ? 29 : (DAYS_IN_MONTH[month - 1] ?? 0);
+  return day <= days;
+}
+
+/** Brand of {@link IsoTimestamp}. */
+export interface IsoTimestampBrand { readonly IsoTimestamp: unique symbol }
+/** When something happened, as an RFC 3339 string (kept as a string so it round-trips exactly). */
+export const IsoTimestamp = t.brand(t.string, (s): s is t.Branded<string, IsoTimestampBrand> => isIsoTimestamp(s), 'IsoTimestamp');
+/** An RFC 3339 date-time string, e.g. `2024-05-01T12:00:00.000Z`. */
+export type IsoTimestamp = t.TypeOf<typeof IsoTimestamp>;
+
+/** Brand of {@link DisplayName}. */
+export interface DisplayNameBrand { readonly DisplayName: unique symbol }
+/** A human-readable name: 1–128 code points, not blank, no control characters (it goes into log lines). */
+export const DisplayName = t.brand(
+  t.string,
+  (s): s is t.Branded<string, DisplayNameBrand> => DISPLAY_NAME_PATTERN.test(s) && [...s].length <= DISPLAY_NAME_MAX,
+  'DisplayName',
+);
+/** A human-readable name of a region or datacenter. */
+export type DisplayName = t.TypeOf<typeof DisplayName>;
+
+/** Brand of {@link PositiveInt}. */
+export interface PositiveIntBrand { readonly PositiveInt: unique symbol }
+/** A safe integer of at least 1 (counts and sizes). */
+export const PositiveInt = t.brand(t.number, (n): n is t.Branded<number, PositiveIntBrand> => Number.isSafeInteger(n) && n >= 1, 'PositiveInt');
+/** A safe integer of at least 1. */
+export type PositiveInt = t.TypeOf<typeof PositiveInt>;

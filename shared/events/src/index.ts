@@ -1,0 +1,78 @@
+/**
+ * @vnet/events: the event catalogue of vnet. Every domain event is an io-ts codec defined
+ * once here; types come from the codecs; bytes are decoded (and old versions upcast) at the
+ * edge; the JSON Schema for external publishers is generated from the same codecs.
+ * Pure: this package does no I/O.
+ */
+export {
+  AGGREGATE_ID_PATTERN,
+  DatacenterId,
+  DisplayName,
+  EventId,
+  HostId,
+  IsoTimestamp,
+  isIsoTimestamp,
+  NetworkId,
+  PositiveInt,
+  ProjectId,
+  RegionId,
+  UUID_PATTERN,
+  VmId,
+} from './ids';
+export {
+  base64ByteLength,
+  Cidr,
+  cidrContains,
+  cidrParts,
+  intToIpv4,
+  Ipv4,
+  ipv4ToInt,
+  prefixMask,
+  PublicKey,
+  UnderlayAddress,
+  Vni,
+  VNI_MAX,
+  type CidrParts,
+} from './net';
+export { closed } from './closed';
+export {
+  DatacenterDeclaredPayload,
+  HostCapacity,
+  HostDrainedPayload,
+  HostRegisteredPayload,
+  HostRemovedPayload,
+  NetworkCreatedPayload,
+  PAYLOAD_CODECS,
+  RegionDeclaredPayload,
+  VmDeletedPayload,
+  VmPlacedPayload,
+} from './payloads';
+export { CausationId, envelopeCodec, type EnvelopeC } from './envelope';
+export {
+  CURRENT_VERSIONS,
+  ENVELOPE_CODECS,
+  EVENT_DESCRIPTIONS,
+  EVENT_TYPES,
+  EXTERNAL_EVENT_TYPES,
+  isEventType,
+  type DomainEvent,
+  type EventOf,
+  type EventType,
+  type ExternalEventType,
+  type PayloadOf,
+} from './catalogue';
+export { HostRegisteredV1Payload, UPCASTERS, upcastPayload, type Upcaster } from './upcasters';
+export {
+  decodeFailure,
+  decodeProblem,
+  formatDecodeFailure,
+  isDecodeFailure,
+  type DecodeFailure,
+  type DecodeProblem,
+} from './errors';
+export { decodeEvent, decodeEventBytes, encodeEvent, encodeEventBytes } from './decode';
+export { causedBy, describeEvent, newEvent, streamNameOf, type NewEventOptions } from './events';
+export { BRAND_DOCS, type JsonSchema } from './brands';
+export { buildExternalSchema, EXTERNAL_SCHEMA_ID, renderExternalSchema } from './schema';
+export { mustDecode } from './make';
+export { domainEventCodec } from './codec';

@@ -1,0 +1,149 @@
+/**
+ * fast-check arbitraries of valid catalogue values, for property tests here and in other
+ * packages (`import { arbitraryDomainEvent } from '@vnet/events/testing'`). Every generated
+ * scalar goes through its codec (`mustDecode`), so an arbitrary that drifts from the codec
+ * fails loudly instead of testing something else. Not exported from the package root, so
+ * production code never loads fast-check.
+ */
+import fc from 'fast-check';
+import * as t from 'io-ts';
+import { CURRENT_VERSIONS, EVENT_TYPES, type DomainEvent, type EventOf, type EventType, type PayloadOf } from '../catalogue';
+import {
+  AGGREGATE_ID_PATTERN,
+  DatacenterId,
+  DisplayName,
+  EventId,
+  HostId,
+  IsoTimestamp,
+  NetworkId,
+  PositiveInt,
+  ProjectId,
+  RegionId,
+  VmId,
+} from '../ids';
+import { mustDecode } from '../make';
+import { Cidr, intToIpv4, Ipv4, ipv4ToInt, prefixMask, PublicKey, UnderlayAddress, Vni, VNI_MAX } from '../net';
+
+const via = <C extends t.Mixed>(codec: C, arb: fc.Arbitrary<unknown>): fc.Arbitrary<t.TypeOf<C>> =>
+  arb.map((v) => mustDecode(codec, v));
+
+// Plain objects (fast-check's default is a null prototype), so events deep-equal decoded ones.
+const plain = { noNullPrototype: true } as const;
+
+const rawId = fc.stringMatching(AGGREGATE_ID_PATTERN);
+
+/** Any lowercase UUID, as an {@link EventId}. */
+export const arbitraryEventId = via(EventId, fc.uuid());
+/** Any valid region id. */
+export const arbitraryRegionId = via(RegionId, rawId);
+/** Any valid datacenter id. */
+export const arbitraryDatacenterId = via(DatacenterId, rawId);
+/** Any valid host id. */
+export const arbitraryHostId = via(HostId, rawId);
+/** Any valid project id. */
+export const arbitraryProjectId = via(ProjectId, rawId);
+/** Any valid network id. */
+export const arbitraryNetworkId = via(NetworkId, rawId);
+/** Any valid VM id. */
+export const arbitraryVmId = via(VmId, rawId);
+
+const instant = fc.date({ min: new Date('1970-01-01T00:00:00Z'), max: new Date('2199-12-31T00:00:00Z'), noInvalidDate: true });
+
+/** RFC 3339 timestamps: `toISOString()` form, without fraction, and with a numeric offset. */
+export const arbitraryIsoTimestamp = via(
+  IsoTimestamp,
+  fc.oneof(
+    instant.map((d) => d.toISOString()),
+    instant.map((d) => d.toISOString().replace(/\.[0-9]{3}Z$/, 'Z')),
+    fc.tuple(instant, fc.integer({ min: -48, max: 56 })).map(([d, quarters]) => {
+      const minutes = quarters * 15;
+      const local = new Date(d.getTime() + minutes * 60_000).toISOString().slice(0, 19);
+      const abs = Math.abs(minutes);
+      const pad = (n: number): string => String(n).padStart(2, '0');
+      return `${local}${minutes < 0 ? '-' : '+'}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
+    }),
+  ),
+);
+
+/** Display names, ASCII and beyond, that {@link DisplayName} accepts. */
+export const arbitraryDisplayName = via(
+  DisplayName,
+  fc
+    .oneof(fc.string({ minLength: 1, maxLength: 40 }), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 20 }))
+    .filter((s) => DisplayName.is(s)),
+);
+
+/** Any valid VNI (0..16777215). */
+export const arbitraryVni = via(Vni, fc.integer({ min: 0, max: VNI_MAX }));
+/** Any IPv4 address in canonical form. */
+export const arbitraryIpv4 = via(Ipv4, fc.ipV4());
+/** Any network: a random address with its host bits cleared, prefix 0..32. */
+export const arbitraryCidr = via(
+  Cidr,
+  fc.tuple(fc.ipV4(), fc.integer({ min: 0, max: 32 })).map(([ip, p]) => `${intToIpv4(ipv4ToInt(ip) & prefixMask(p))}/${p}`),
+);
+/** `host:port` with an IPv4 address or a DNS name as host. */
+export const arbitraryUnderlayAddress = via(
+  UnderlayAddress,
+  fc.tuple(fc.oneof(fc.ipV4(), fc.domain()), fc.integer({ min: 1, max: 65535 })).map(([h, p]) => `${h}:${p}`),
+);
+/** Base64 of 32 random bytes. */
+export const arbitraryPublicKey = via(
+  PublicKey,
+  fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => btoa(String.fromCharCode(...b))),
+);
+/** Positive integers of a realistic size for capacities. */
+export const arbitraryPositiveInt = via(PositiveInt, fc.integer({ min: 1, max: 1 << 22 }));
+
+/** A valid current-version payload of every event type. */
+export const arbitraryPayloads: { readonly [K in EventType]: fc.Arbitrary<PayloadOf<K>> } = {
+  RegionDeclared: fc.record({ regionId: arbitraryRegionId, name: arbitraryDisplayName }, plain),
+  DatacenterDeclared: fc.record({ datacenterId: arbitraryDatacenterId, regionId: arbitraryRegionId, name: arbitraryDisplayName }, plain),
+  HostRegistered: fc.record(
+    {
+      hostId: arbitraryHostId,
+      regionId: arbitraryRegionId,
+      datacenterId: arbitraryDatacenterId,
+      underlay: arbitraryUnderlayAddress,
+      publicKey: arbitraryPublicKey,
+      capacity: fc.record({ cpus: arbitraryPositiveInt, memoryMiB: arbitraryPositiveInt }, plain),
+    },
+    { requiredKeys: ['hostId', 'regionId', 'datacenterId', 'underlay', 'publicKey'], noNullPrototype: true },
+  ),
+  HostDrained: fc.record({ hostId: arbitraryHostId, reason: fc.string({ maxLength: 60 }) }, { requiredKeys: ['hostId'], noNullPrototype: true }),
+  HostRemoved: fc.record({ hostId: arbitraryHostId }, plain),
+  NetworkCreated: fc.record({ networkId: arbitraryNetworkId, projectId: arbitraryProjectId, vni: arbitraryVni, cidr: arbitraryCidr }, plain),
+  VmPlaced: fc.record({
+    vmId: arbitraryVmId,
+    networkId: arbitraryNetworkId,
+    vni: arbitraryVni,
+    ip: arbitraryIpv4,
+    hostId: arbitraryHostId,
+  }, plain),
+  VmDeleted: fc.record({ vmId: arbitraryVmId }, plain),
+};
+
+/** A valid current-version payload of event type `type`. */
+export function arbitraryPayloadOf<K extends EventType>(type: K): fc.Arbitrary<PayloadOf<K>> {
+  return arbitraryPayloads[type];
+}
+
+/** A valid current-version event of type `type`, with random ids, causation and timestamp. */
+export function arbitraryEventOf<K extends EventType>(type: K): fc.Arbitrary<EventOf<K>> {
+  const event = fc.record({
+    type: fc.constant(type),
+    schemaVersion: fc.constant(CURRENT_VERSIONS[type]),
+    id: arbitraryEventId,
+    causationId: fc.option(arbitraryEventId, { nil: null }),
+    correlationId: arbitraryEventId,
+    occurredAt: arbitraryIsoTimestamp,
+    payload: arbitraryPayloadOf(type) as fc.Arbitrary<PayloadOf<EventType>>,
+  }, plain);
+  // fc.record builds exactly the envelope fields; TypeScript cannot follow K through the maps.
+  return event as unknown as fc.Arbitrary<EventOf<K>>;
+}
+
+/** A valid current-version event of any type of the catalogue. */
+export const arbitraryDomainEvent: fc.Arbitrary<DomainEvent> = fc.oneof(
+  ...EVENT_TYPES.map((type) => arbitraryEventOf(type) as fc.Arbitrary<DomainEvent>),
+);

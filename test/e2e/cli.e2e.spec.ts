@@ -1,0 +1,119 @@
+/**
+ * The `vnet` command as an operator uses it: `up` on a fresh data folder (nats-server, the
+ * services, the demo), `publish` good and bad events, `tail`, Ctrl-C, and `up` again on the
+ * same data (nothing changes).
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { freePort } from '@vnet/natsd';
+
+const ROOT = join(import.meta.dirname, '../..');
+const VNET = join(ROOT, 'services/cli/bin/vnet.js');
+const dataDir = mkdtempSync(join(tmpdir(), 'vnet-e2e-'));
+const started: ChildProcess[] = [];
+
+function vnet(args: string[], env: Record<string, string> = {}, input?: string) {
+  const r = spawnSync(process.execPath, [VNET, ...args], { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8', input, timeout: 60_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+/** Starts `vnet up` and resolves with its output once it says it is up. */
+async function up(port: number, httpPort: number): Promise<{ proc: ChildProcess; out: () => string }> {
+  const env = { ...process.env };
+  delete env.NATS_URL;
+  const proc = spawn(process.execPath, [VNET, 'up', '--data-dir', dataDir, '--port', String(port), '--http-port', String(httpPort)], { cwd: ROOT, env });
+  started.push(proc);
+  let out = '';
+  proc.stdout!.on('data', (c) => (out += c));
+  proc.stderr!.on('data', (c) => (out += c));
+  const end = Date.now() + 60_000;
+  while (!out.includes('vnet is up')) {
+    if (proc.exitCode !== null) throw new Error(`vnet up exited ${proc.exitCode}:\n${out}`);
+    if (Date.now() > end) throw new Error(`vnet up not up in time:\n${out}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { proc, out: () => out };
+}
+
+async function interrupt(proc: ChildProcess): Promise<number | null> {
+  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  proc.kill('SIGINT');
+  const t = setTimeout(() => proc.kill('SIGKILL'), 20_000);
+  const code = await exited;
+  clearTimeout(t);
+  return code;
+}
+
+after(() => {
+  for (const p of started) if (p.exitCode === null) p.kill('SIGKILL');
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('vnet CLI', () => {
+  it('--help teaches every command', () => {
+    for (const args of [['--help'], ['up', '--help'], ['publish', '--help'], ['tail', '--help']]) {
+      const r = vnet(args);
+      assert.equal(r.code, 0, args.join(' '));
+      assert.match(r.out, /Usage: vnet/);
+    }
+    assert.match(vnet(['publish', '--help']).out, /RegionDeclared/);
+  });
+
+  it('up without nats-server says how to install it', () => {
+    const r = vnet(['up', '--data-dir', join(dataDir, 'x'), '--port', '0'], { NATS_SERVER_BIN: '/nonexistent/nats-server', NATS_URL: '' });
+    assert.equal(r.code, 1);
+    assert.match(r.err, /apt-get install -y nats-server/);
+  });
+
+  it('up, publish, tail, Ctrl-C, and up again changes nothing', async () => {
+    const port = await freePort();
+    const httpPort = 17000 + Math.floor(Math.random() * 2000);
+    const nats = { NATS_URL: `nats://127.0.0.1:${port}` };
+    const first = await up(port, httpPort);
+    assert.match(first.out(), /gateway\s+pid \d+/);
+    assert.match(first.out(), /demo\s+published 18 events/);
+
+    // The demo reaches the log through the gateway.
+    let tail = '';
+    for (let i = 0; i < 100 && (tail.match(/VmPlaced/g) ?? []).length < 8; i++) {
+      tail = vnet(['tail', '--from', 'start', '--no-follow'], nats).out;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal((tail.match(/VmPlaced/g) ?? []).length, 8, tail);
+    assert.equal((tail.match(/HostRegistered/g) ?? []).length, 4);
+
+    // A valid event is published and stored; a bad one is refused and nothing is written.
+    const good = join(dataDir, 'good.json');
+    writeFileSync(good, JSON.stringify({ type: 'RegionDeclared', schemaVersion: 1, payload: { regionId: 'ap-south', name: 'Asia Pacific South' } }));
+    const ok = vnet(['publish', good], nats);
+    assert.equal(ok.code, 0, ok.err);
+    assert.match(ok.out, /stored\s+RegionDeclared .* at position \d+/);
+    const bad = vnet(['publish', '-'], nats, JSON.stringify([
+      { type: 'RegionDeclared', schemaVersion: 1, payload: { regionId: 'ok-region', name: 'fine' } },
+      { type: 'NetworkCreated', schemaVersion: 1, payload: { networkId: 'n', projectId: 'p', vni: 16777216, cidr: '10.0.0.0/8' } },
+    ]));
+    assert.equal(bad.code, 1);
+    assert.match(bad.err, /event 2 of 2/);
+    assert.match(bad.err, /payload\.vni/);
+    assert.match(bad.err, /16777216/);
+    assert.match(bad.err, /nothing was published/);
+    const after1 = vnet(['tail', '--from', 'start', '--no-follow'], nats).out;
+    assert.match(after1, /ap-south/);
+    assert.doesNotMatch(after1, /ok-region/, 'the valid half of a bad batch was not published');
+    const lines = after1.trim().split('\n').length;
+
+    assert.equal(await interrupt(first.proc), 0);
+    assert.match(first.out(), /stopped\s+nats-server/);
+
+    const second = await up(port, httpPort);
+    assert.match(second.out(), /streams\s+created: none; updated: none/);
+    assert.match(second.out(), /demo\s+already seeded/);
+    const again = vnet(['tail', '--from', 'start', '--no-follow'], nats).out;
+    assert.equal(again.trim().split('\n').length, lines, 'the second up wrote nothing');
+    assert.equal(await interrupt(second.proc), 0);
+  });
+});
