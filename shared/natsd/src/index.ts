@@ -60,6 +60,9 @@ export interface NatsServerOptions {
   readonly readyTimeoutMs?: number;
   /** Where the server's own log goes; discarded when omitted. */
   readonly logFile?: string;
+  /** Run in its own process group, so a terminal's Ctrl-C reaches only the parent, which
+   * then stops the server last, after the services that use it. */
+  readonly detached?: boolean;
 }
 
 /** A running nats-server started by this process. */
@@ -110,6 +113,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Run
   writeFileSync(confFile, conf);
   const child = spawn(bin, ['-c', confFile, ...(opts.logFile ? ['-l', opts.logFile] : [])], {
     stdio: 'ignore',
+    detached: opts.detached ?? false,
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const stop = async (): Promise<void> => {

@@ -68,7 +68,7 @@ export function registerUp(program: Command): void {
             throw new CliError(`port ${port} is already in use (another nats-server or \`vnet up\`?). Use --port, or set NATS_URL to use that server.`);
           }
           try {
-            nats = await startNatsServer({ storeDir: join(dataDir, 'nats'), port, logFile: join(logDir, 'nats-server.log') });
+            nats = await startNatsServer({ storeDir: join(dataDir, 'nats'), port, logFile: join(logDir, 'nats-server.log'), detached: true });
           } catch (e) {
             if (e instanceof NatsServerMissing) throw new CliError(e.message);
             throw new CliError(`nats-server did not start: ${(e as Error).message} (see ${join(logDir, 'nats-server.log')})`);
@@ -92,6 +92,11 @@ export function registerUp(program: Command): void {
           }
           process.exit(code);
         };
+        process.on('exit', () => {
+          // Last resort if `vnet up` itself fails: leave no orphan behind.
+          for (const c of children) if (c.proc.exitCode === null) c.proc.kill('SIGKILL');
+          if (nats && nats.process.exitCode === null) nats.process.kill('SIGKILL');
+        });
         process.on('SIGINT', () => void shutdown(0));
         process.on('SIGTERM', () => void shutdown(0));
         let store: Awaited<ReturnType<typeof connectStore>> | undefined;
@@ -108,6 +113,8 @@ export function registerUp(program: Command): void {
             const proc = spawn(process.execPath, ['--import', 'tsx', svc.entry], {
               cwd: REPO_ROOT,
               stdio: ['ignore', log, log],
+              // Own process group: Ctrl-C reaches only `vnet up`, which stops services before nats-server.
+              detached: true,
               env: { ...process.env, NATS_URL: url, VNET_HTTP_PORT: String(port), VNET_HTTP_HOST: '127.0.0.1', VNET_REPLICAS: opts.replicas },
             });
             children.push({ name: svc.name, proc });
