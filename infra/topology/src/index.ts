@@ -58,7 +58,8 @@ export const GATEWAY_CONSUMER = {
   name: 'gateway',
   stream: EXTERNAL_STREAM.name,
   filter: 'vnet.ext.>',
-  ackWaitMs: 30_000,
+  // A message takes milliseconds to handle; a crashed gateway's messages come back after this.
+  ackWaitMs: 5_000,
   maxDeliver: 5,
 } as const;
 

@@ -3,35 +3,21 @@
  * reach the dead letters with a reason and the original bytes, and nothing crashes it.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as E from 'fp-ts/lib/Either.js';
 import fc from 'fast-check';
 import { arbitraryDomainEvent } from '@vnet/events/testing';
 import type { EventStore, StorableEvent } from '@vnet/eventstore';
 import { startTestNats, type TestNats } from '@vnet/eventstore/testing';
-import { freePort } from '@vnet/natsd';
 import { vnetTopology } from '@vnet/topology';
+import { startGateway, until, type GatewayProcess } from './support';
 
 type Json = StorableEvent & Record<string, unknown>;
-const ROOT = join(import.meta.dirname, '../../..');
 const enc = new TextEncoder();
 let nats: TestNats;
 let store: EventStore<Json>;
-let gateway: ChildProcess;
-let health: string;
-
-async function until<T>(probe: () => Promise<T | undefined>, what: string, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+let gw: GatewayProcess;
 
 async function logIds(): Promise<Set<string>> {
   const ids = new Set<string>();
@@ -56,24 +42,11 @@ async function publish(subject: string, bytes: Uint8Array): Promise<number> {
 before(async () => {
   nats = await startTestNats(vnetTopology());
   store = await nats.connectJson('gateway-test');
-  const port = await freePort();
-  health = `http://127.0.0.1:${port}`;
-  gateway = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'services/gateway/src/main.ts')], {
-    cwd: ROOT,
-    env: { ...process.env, NATS_URL: nats.url, VNET_HTTP_PORT: String(port), VNET_LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  await until(async () => ((await fetch(`${health}/readyz`).catch(() => undefined))?.ok ? true : undefined), 'gateway ready', 30_000);
+  gw = await startGateway(nats.url);
 });
 
 after(async () => {
-  if (gateway && gateway.exitCode === null) {
-    const exited = new Promise((r) => gateway.once('exit', r));
-    gateway.kill('SIGTERM');
-    const t = setTimeout(() => gateway.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(t);
-  }
+  await gw?.stop();
   await nats?.stop();
 });
 
@@ -173,9 +146,9 @@ describe('gateway', () => {
       }),
       { numRuns: 25 },
     );
-    assert.equal(gateway.exitCode, null, 'the gateway is still running');
-    assert.ok((await fetch(`${health}/healthz`)).ok);
-    const metrics = await (await fetch(`${health}/metrics`)).text();
+    assert.equal(gw.proc.exitCode, null, 'the gateway is still running');
+    assert.ok((await fetch(`${gw.health}/healthz`)).ok);
+    const metrics = await (await fetch(`${gw.health}/metrics`)).text();
     assert.match(metrics, /vnet_gateway_rejected_total/);
   });
 });

@@ -76,7 +76,7 @@ function consumerConfig(o: SubscriptionOptions): Partial<ConsumerConfig> {
 }
 
 /** Creates the durable consumer if it does not exist; fails clearly on a conflicting config. */
-export async function ensureConsumer<Ev>(ctx: StoreContext<Ev>, o: SubscriptionOptions): Promise<void> {
+export async function ensureConsumer<Ev>(ctx: StoreContext<Ev>, o: SubscriptionOptions): Promise<'created' | 'updated' | 'unchanged'> {
   const stream = o.stream ?? LOG_STREAM;
   const wanted = consumerConfig(o);
   try {
@@ -87,11 +87,16 @@ export async function ensureConsumer<Ev>(ctx: StoreContext<Ev>, o: SubscriptionO
           `not ${wanted.filter_subject}: delete it or use another name`,
       );
     }
-    return;
+    if (info.config.ack_wait !== wanted.ack_wait || info.config.max_deliver !== wanted.max_deliver) {
+      await ctx.jsm.consumers.update(stream, o.name, { ack_wait: wanted.ack_wait!, max_deliver: wanted.max_deliver! });
+      return 'updated';
+    }
+    return 'unchanged';
   } catch (e) {
     if (!(e instanceof JetStreamApiError) || e.code !== 10014) throw e;
   }
   await ctx.jsm.consumers.add(stream, wanted);
+  return 'created';
 }
 
 function headerRecord(m: JsMsg): Record<string, string> {

@@ -121,17 +121,6 @@ export async function applyTopology<Ev>(ctx: StoreContext<Ev>, t: Topology): Pro
     if (!exists) await kvm.create(b.bucket, { history: b.history, description: b.description });
     note(`kv ${b.bucket}`, exists ? 'unchanged' : 'created');
   }
-  for (const c of t.consumers) {
-    const stream = c.stream ?? 'VNET_EVENTS';
-    let exists = true;
-    try {
-      await ctx.jsm.consumers.info(stream, c.name);
-    } catch (e) {
-      if (!(e instanceof JetStreamApiError) || e.code !== 10014) throw e;
-      exists = false;
-    }
-    await ensureConsumer(ctx, c);
-    note(`consumer ${stream}/${c.name}`, exists ? 'unchanged' : 'created');
-  }
+  for (const c of t.consumers) note(`consumer ${c.stream ?? 'VNET_EVENTS'}/${c.name}`, await ensureConsumer(ctx, c));
   return { created, updated, unchanged };
 }
