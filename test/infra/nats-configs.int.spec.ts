@@ -10,6 +10,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { randomUUID } from 'node:crypto';
+import * as E from 'fp-ts/lib/Either.js';
+import { EventStore, isRetryable, jsonCodec } from '@vnet/eventstore';
+import { vnetTopology } from '@vnet/topology';
 
 const NATS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../infra/nats');
 const MAX_PAYLOAD = 8 * 1024 * 1024;
@@ -131,6 +135,37 @@ function makeTemp(prefix: string): string {
   return dir;
 }
 
+/** Starts the three cluster configs on free ports and waits for a JetStream meta leader. */
+async function startCluster() {
+  const dir = makeTemp('vnet-nats-cluster-');
+  const ports = await freePorts(9);
+  const map = new Map<number, number>();
+  for (let i = 0; i < 3; i++) {
+    map.set(4231 + i, ports[i]!);
+    map.set(6231 + i, ports[3 + i]!);
+    map.set(8231 + i, ports[6 + i]!);
+  }
+  mkdirSync(join(dir, 'cluster'));
+  const nodes: Running[] = [];
+  for (let i = 1; i <= 3; i++) {
+    const conf = join(dir, 'cluster', `n${i}.conf`);
+    writeFileSync(conf, rewritePorts(readFileSync(join(NATS_DIR, 'cluster', `n${i}.conf`), 'utf8'), map));
+    nodes.push(startServer(`n${i}`, conf, { [`VNET_NATS_DATA_N${i}`]: join(dir, 'data', `n${i}`) }));
+  }
+  const monitors = [1, 2, 3].map((i) => `http://127.0.0.1:${map.get(8230 + i)}`);
+
+  for (const m of monitors) {
+    await waitFor(`${m} healthz`, nodes, 15_000, async () => ((await getJson(`${m}/healthz?js-enabled-only=true`)).status === 200 ? true : undefined));
+  }
+  const leader = await waitFor('a meta leader all three nodes agree on', nodes, 20_000, async () => {
+    const metas = await Promise.all(monitors.map(async (m) => (await getJson(`${m}/jsz`)).body?.meta_cluster));
+    const leaders = new Set(metas.map((mc) => mc?.leader));
+    const [only] = [...leaders];
+    return leaders.size === 1 && typeof only === 'string' && only !== '' ? only : undefined;
+  });
+  return { dir, map, nodes, monitors, leader, urls: [1, 2, 3].map((i) => `nats://127.0.0.1:${map.get(4230 + i)}`) };
+}
+
 after(async () => {
   await Promise.all(running.map(stop));
   for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
@@ -178,32 +213,7 @@ describe('infra/nats configurations (nats-server 2.9)', { skip }, () => {
   });
 
   it('the three cluster nodes form a cluster and elect a JetStream meta leader', { timeout: 60_000 }, async () => {
-    const dir = makeTemp('vnet-nats-cluster-');
-    const ports = await freePorts(9);
-    const map = new Map<number, number>();
-    for (let i = 0; i < 3; i++) {
-      map.set(4231 + i, ports[i]!);
-      map.set(6231 + i, ports[3 + i]!);
-      map.set(8231 + i, ports[6 + i]!);
-    }
-    mkdirSync(join(dir, 'cluster'));
-    const nodes: Running[] = [];
-    for (let i = 1; i <= 3; i++) {
-      const conf = join(dir, 'cluster', `n${i}.conf`);
-      writeFileSync(conf, rewritePorts(readFileSync(join(NATS_DIR, 'cluster', `n${i}.conf`), 'utf8'), map));
-      nodes.push(startServer(`n${i}`, conf, { [`VNET_NATS_DATA_N${i}`]: join(dir, 'data', `n${i}`) }));
-    }
-    const monitors = [1, 2, 3].map((i) => `http://127.0.0.1:${map.get(8230 + i)}`);
-
-    for (const m of monitors) {
-      await waitFor(`${m} healthz`, nodes, 15_000, async () => ((await getJson(`${m}/healthz?js-enabled-only=true`)).status === 200 ? true : undefined));
-    }
-    const leader = await waitFor('a meta leader all three nodes agree on', nodes, 20_000, async () => {
-      const metas = await Promise.all(monitors.map(async (m) => (await getJson(`${m}/jsz`)).body?.meta_cluster));
-      const leaders = new Set(metas.map((mc) => mc?.leader));
-      const [only] = [...leaders];
-      return leaders.size === 1 && typeof only === 'string' && only !== '' ? only : undefined;
-    });
+    const { dir, map, nodes, monitors, leader } = await startCluster();
     assert.ok(['n1', 'n2', 'n3'].includes(leader), `leader ${leader}`);
 
     for (const [i, m] of monitors.entries()) {
@@ -219,5 +229,44 @@ describe('infra/nats configurations (nats-server 2.9)', { skip }, () => {
     assert.equal(routez.num_routes, 2);
 
     await Promise.all(nodes.map(stop));
+  });
+
+  it('R3 streams on the cluster: the stream leader killed, appends go on and no acknowledged event is lost', { timeout: 120_000 }, async () => {
+    const { nodes, monitors, urls } = await startCluster();
+    const store = await EventStore.connect({ servers: urls, name: 'r3-test', timeoutMs: 5_000 }, jsonCodec);
+    try {
+      const report = await store.applyTopology(vnetTopology(3));
+      assert.ok(report.created.includes('stream VNET_EVENTS'));
+      const acked: string[] = [];
+      const append = async (i: number) => {
+        const ev = { id: randomUUID(), type: 'Tick', n: i };
+        for (let attempt = 0; attempt < 100; attempt++) {
+          const r = await store.appendToStream(`tick.s${i % 10}`, [ev]);
+          if (E.isRight(r)) return void acked.push(ev.id);
+          if (!isRetryable(r.left)) assert.fail(`append ${i}: ${JSON.stringify(r.left)}`);
+          await sleep(100);
+        }
+        assert.fail(`append ${i} never succeeded`);
+      };
+      for (let i = 0; i < 200; i++) await append(i);
+      // Kill the node that leads VNET_EVENTS (the worst one to lose).
+      let leaderName: string | undefined;
+      for (const m of monitors) {
+        const details = (await getJson(`${m}/jsz?streams=true`)).body?.account_details ?? [];
+        for (const a of details) for (const st of a.stream_detail ?? []) if (st.name === 'VNET_EVENTS') leaderName ??= st.cluster?.leader;
+      }
+      const victim = nodes.find((n) => n.name === leaderName) ?? nodes[0]!;
+      victim.proc.kill('SIGKILL');
+      await new Promise((r) => victim.proc.once('exit', r));
+      for (let i = 200; i < 400; i++) await append(i);
+      const stored = new Set<string>();
+      for await (const r of store.readAll()) stored.add(r.event.id);
+      assert.equal(acked.length, 400);
+      assert.deepEqual(acked.filter((id) => !stored.has(id)), [], `lost after killing ${victim.name}`);
+      assert.equal(stored.size, 400, 'and none stored twice');
+    } finally {
+      await store.close();
+      await Promise.all(nodes.map(stop));
+    }
   });
 });

@@ -35,6 +35,18 @@ function startOf(opts: ReadAllOptions): Partial<OrderedConsumerOptions> {
   return { deliver_policy: DeliverPolicy.All };
 }
 
+/** Retries a request that timed out (e.g. while a cluster elects a new leader), a few times. */
+async function withRetry<T>(fn: () => Promise<T>, attempts = 4): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (i >= attempts || !(e instanceof Error) || e.name !== 'TimeoutError') throw e;
+      await new Promise((r) => setTimeout(r, 250 * i));
+    }
+  }
+}
+
 /** Reads raw messages in order; shared by readAll, readStream and projections. */
 export async function* readMessages<Ev>(ctx: StoreContext<Ev>, opts: ReadAllOptions) {
   const stream = opts.stream ?? LOG_STREAM;
@@ -45,7 +57,7 @@ export async function* readMessages<Ev>(ctx: StoreContext<Ev>, opts: ReadAllOpti
     endSeq = info.state.last_seq;
     if (info.state.messages === 0 || (opts.fromPosition ?? 1) > endSeq) return;
   }
-  const consumer = await ctx.js.consumers.get(stream, { filter_subjects: filter, ...startOf(opts) });
+  const consumer = await withRetry(() => ctx.js.consumers.get(stream, { filter_subjects: filter, ...startOf(opts) }));
   if (!opts.live) {
     const ci = await consumer.info(false);
     if (ci.num_pending === 0) return;
