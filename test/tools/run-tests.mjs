@@ -30,15 +30,23 @@ if (files.length === 0) {
 const concurrency = process.env.VNET_TEST_CONCURRENCY ?? '2';
 const child = spawn(
   process.execPath,
-  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
+  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-timeout=240000', '--test-reporter=spec', ...files],
   { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_NO_WARNINGS: '1' } },
 );
+// A file whose tests finished but left a handle open (a timer, a socket) would keep the run
+// alive forever: stop it after a generous wall-clock limit and say so.
+const limitMs = Number(process.env.VNET_TEST_WALL_MS ?? 10 * 60 * 1000);
+const wall = setTimeout(() => {
+  console.error(`\nrun-tests: ${relative(process.cwd(), root)} still running after ${limitMs / 1000} s: a test hangs or left a handle open; stopping it`);
+  child.kill('SIGKILL');
+}, limitMs);
 let tail = '';
 child.stdout.on('data', (chunk) => {
   process.stdout.write(chunk);
   tail = (tail + chunk.toString()).slice(-4000);
 });
 child.on('close', (code) => {
+  clearTimeout(wall);
   const num = (k) => Number((tail.match(new RegExp(`ℹ ${k} (\\d+)`)) ?? [])[1] ?? 0);
   const totals = { project: relative(process.cwd(), root), pass: num('pass'), fail: num('fail'), skipped: num('skipped'), code };
   if (process.env.VNET_TEST_RESULTS) appendFileSync(process.env.VNET_TEST_RESULTS, JSON.stringify(totals) + '\n');

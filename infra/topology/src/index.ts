@@ -46,7 +46,8 @@ export const DEAD_LETTER_STREAM: StreamSpec = {
   storage: 'file',
   retention: 'limits',
   maxAgeMs: 30 * DAY_MS,
-  maxMsgSize: 2 * MIB,
+  // As large as anything the ingest takes, so a dead letter always fits.
+  maxMsgSize: 9 * MIB,
   maxBytes: -1,
   duplicateWindowMs: 2 * 60 * 1000,
   replicas: 1,
@@ -67,7 +68,7 @@ export const GATEWAY_CONSUMER = {
 export function vnetTopology(replicas = 1): Topology {
   return {
     streams: [EVENTS_STREAM, EXTERNAL_STREAM, DEAD_LETTER_STREAM].map((s) => ({ ...s, replicas })),
-    kv: [{ bucket: 'vnet_checkpoints', history: 1, description: 'projection checkpoints (model + position)' }],
+    kv: [{ bucket: 'vnet_checkpoints', history: 1, description: 'projection checkpoints (model + position)', replicas }],
     consumers: [GATEWAY_CONSUMER],
   };
 }

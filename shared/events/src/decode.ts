@@ -4,12 +4,24 @@
  * `DecodeFailure` value naming each bad field.
  */
 import * as E from 'fp-ts/lib/Either.js';
-import { CURRENT_VERSIONS, ENVELOPE_CODECS, EVENT_TYPES, isEventType, type DomainEvent } from './catalogue';
+import { CURRENT_VERSIONS, ENVELOPE_CODECS, EVENT_TYPES, isEventType, type DomainEvent, type EventType } from './catalogue';
+import { fastCheck, type FastCheck } from './closed';
 import { decodeFailure, decodeProblem, problemsOf, type DecodeFailure } from './errors';
 import { upcastPayload } from './upcasters';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const utf8Encoder = new TextEncoder();
+
+/** `Buffer.from(s, 'utf8')` where there is a Buffer (Node: ten times faster than TextEncoder). */
+type BufferFrom = (s: string, encoding: 'utf8') => Uint8Array;
+const NodeBuffer = (globalThis as { Buffer?: { from: BufferFrom } }).Buffer;
+const utf8Encode: (s: string) => Uint8Array =
+  typeof NodeBuffer?.from === 'function' ? (s) => NodeBuffer.from(s, 'utf8') : (s) => utf8Encoder.encode(s);
+
+/** Per event type, the fast check of its current envelope: true means `decode` gives the input back. */
+const ENVELOPE_FAST_CHECKS = Object.fromEntries(EVENT_TYPES.map((type) => [type, fastCheck(ENVELOPE_CODECS[type])])) as {
+  readonly [K in EventType]: FastCheck;
+};
 
 function fail(path: string, value: unknown, expected: string, detail?: string): E.Either<DecodeFailure, never> {
   return E.left(decodeFailure([decodeProblem(path, value, expected, detail)]));
@@ -29,6 +41,8 @@ export function decodeEvent(input: unknown): E.Either<DecodeFailure, DomainEvent
   const { type, schemaVersion } = input;
   if (!isEventType(type)) return fail('type', type, `one of ${EVENT_TYPES.join(', ')}`);
   const current: number = CURRENT_VERSIONS[type];
+  // The common case: a current, well-formed event is its own decoding (io-ts would return it as is).
+  if (schemaVersion === current && ENVELOPE_FAST_CHECKS[type](input)) return E.right(input as DomainEvent);
   const versions = current === 1 ? '1' : `an integer 1..${current}`;
   if (typeof schemaVersion !== 'number' || !Number.isInteger(schemaVersion) || schemaVersion < 1) {
     return fail('schemaVersion', schemaVersion, versions, `the current version of ${type} is ${current}`);
@@ -74,7 +88,10 @@ export function encodeEvent(event: DomainEvent): unknown {
   return codec.encode(event);
 }
 
-/** The bytes to publish for an event: UTF-8 JSON of {@link encodeEvent}. */
+/**
+ * The bytes to publish for an event: UTF-8 JSON of {@link encodeEvent}. Under Node this is a
+ * `Buffer` (a `Uint8Array` that may be a view into a shared pool: mind `byteOffset`).
+ */
 export function encodeEventBytes(event: DomainEvent): Uint8Array {
-  return utf8Encoder.encode(JSON.stringify(encodeEvent(event)));
+  return utf8Encode(JSON.stringify(encodeEvent(event)));
 }

@@ -3,6 +3,7 @@
  * the pure helpers the catalogue and its readers need (`ipv4ToInt`, `cidrContains`, …).
  */
 import * as t from 'io-ts';
+import { ipv4At, isCidrScan, isPublicKeyScan, isUnderlayAddressScan } from './scan';
 
 const OCTET = '(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])';
 const IPV4 = `${OCTET}(?:\\.${OCTET}){3}`;
@@ -38,14 +39,14 @@ export type Vni = t.TypeOf<typeof Vni>;
 /** Brand of {@link Ipv4}. */
 export interface Ipv4Brand { readonly Ipv4: unique symbol }
 /** An IPv4 address in canonical dotted-quad form (no leading zeros, so one address has one spelling). */
-export const Ipv4 = t.brand(t.string, (s): s is t.Branded<string, Ipv4Brand> => IPV4_PATTERN.test(s), 'Ipv4');
+export const Ipv4 = t.brand(t.string, (s): s is t.Branded<string, Ipv4Brand> => ipv4At(s, 0, s.length) >= 0, 'Ipv4');
 /** An IPv4 address such as `10.0.0.5`. */
 export type Ipv4 = t.TypeOf<typeof Ipv4>;
 
 /** Brand of {@link Cidr}. */
 export interface CidrBrand { readonly Cidr: unique symbol }
 /** An IPv4 network `a.b.c.d/len` whose address is the network address (no host bits set). */
-export const Cidr = t.brand(t.string, (s): s is t.Branded<string, CidrBrand> => isCidr(s), 'Cidr');
+export const Cidr = t.brand(t.string, (s): s is t.Branded<string, CidrBrand> => isCidrScan(s), 'Cidr');
 /** An IPv4 network such as `10.0.0.0/24`. */
 export type Cidr = t.TypeOf<typeof Cidr>;
 
@@ -54,7 +55,7 @@ export interface UnderlayAddressBrand { readonly UnderlayAddress: unique symbol 
 /** Where a host receives encapsulated traffic on the physical network. */
 export const UnderlayAddress = t.brand(
   t.string,
-  (s): s is t.Branded<string, UnderlayAddressBrand> => UNDERLAY_ADDRESS_PATTERN.test(s),
+  (s): s is t.Branded<string, UnderlayAddressBrand> => isUnderlayAddressScan(s),
   'UnderlayAddress',
 );
 /** A `host:port` such as `192.0.2.10:6081` or `h1.dc1.example:6081`. */
@@ -63,7 +64,7 @@ export type UnderlayAddress = t.TypeOf<typeof UnderlayAddress>;
 /** Brand of {@link PublicKey}. */
 export interface PublicKeyBrand { readonly PublicKey: unique symbol }
 /** A raw X25519 public key (32 bytes) in base64; per-VM secrets are sealed to it. */
-export const PublicKey = t.brand(t.string, (s): s is t.Branded<string, PublicKeyBrand> => PUBLIC_KEY_PATTERN.test(s), 'PublicKey');
+export const PublicKey = t.brand(t.string, (s): s is t.Branded<string, PublicKeyBrand> => isPublicKeyScan(s), 'PublicKey');
 /** Base64 of a 32-byte X25519 public key. */
 export type PublicKey = t.TypeOf<typeof PublicKey>;
 
@@ -118,10 +119,6 @@ export function cidrHostBitsFix(s: string): Ipv4 | undefined {
   const [address = '', len = '0'] = s.split('/');
   const network = intToIpv4(ipv4ToInt(address) & prefixMask(Number(len)));
   return network === address ? undefined : network;
-}
-
-function isCidr(s: string): boolean {
-  return CIDR_PATTERN.test(s) && cidrHostBitsFix(s) === undefined;
 }
 
 /** How many bytes a well-formed base64 string decodes to, or undefined when it is not base64. */

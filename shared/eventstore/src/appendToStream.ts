@@ -4,7 +4,9 @@
  * - Idempotent: each event's id is its `Nats-Msg-Id`, so re-appending the same event within
  *   the stream's duplicate window stores it once and answers with the first sequence.
  * - `ANY`: events are pipelined (sent without waiting for each ack), which is what makes the
- *   client as fast as raw JetStream publishing.
+ *   client as fast as raw JetStream publishing. If the server refuses one of them (or the
+ *   connection drops), the others may be stored: retry the same append (same ids) to
+ *   complete it, or use an expected revision when order and all-or-prefix matter.
  * - Any other expectation: events are written one after the other, each expecting the
  *   sequence the previous one got (`Nats-Expected-Last-Subject-Sequence`), so a concurrent
  *   writer makes the append fail instead of interleaving. JetStream 2.9 has no atomic
@@ -58,6 +60,22 @@ async function wrongVersion<Ev>(ctx: StoreContext<Ev>, streamName: string, expec
 
 /** Appends `events` to `streamName`; see the module comment for the guarantees. */
 export async function appendToStream<Ev extends StorableEvent>(
+  ctx: StoreContext<Ev>,
+  streamName: string,
+  events: readonly Ev[],
+  opts: AppendOptions = {},
+): Promise<E.Either<AppendError, AppendResult>> {
+  // STREAM_EXISTS only asks that the stream exist: a concurrent append that moved its revision
+  // is no conflict, so look the revision up again and retry.
+  for (let attempt = 1; ; attempt++) {
+    const r = await appendOnce(ctx, streamName, events, opts);
+    const raced = E.isLeft(r) && r.left._tag === 'WrongExpectedVersion' && r.left.actual > 0;
+    if (opts.expectedRevision !== STREAM_EXISTS || !raced || attempt >= 20) return r;
+    await new Promise((res) => setTimeout(res, Math.random() * 5 * attempt)); // spread contenders
+  }
+}
+
+async function appendOnce<Ev extends StorableEvent>(
   ctx: StoreContext<Ev>,
   streamName: string,
   events: readonly Ev[],

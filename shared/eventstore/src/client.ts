@@ -10,9 +10,9 @@ import { lastRevision } from './lastRevision';
 import { runProjection, type Projection, type ProjectionSpec } from './projection';
 import { publishRaw, type RawPublished, type RawPublishOptions } from './raw';
 import { readAll, readMessages, readStream, type ReadAllOptions, type ReadStreamOptions } from './readAll';
-import type { RecordedEvent } from './recorded';
+import { createdAt, headerRecord, type RecordedEvent } from './recorded';
 import { subscribe, subscribeRaw, type RawDelivery, type Subscription, type SubscriptionOptions } from './subscribe';
-import { applyTopology, type Topology, type TopologyReport } from './topology';
+import { applyTopology, type ApplyOptions, type Topology, type TopologyReport } from './topology';
 
 /** A raw message read back from any stream. */
 export interface RawRecord {
@@ -59,12 +59,14 @@ export class EventStore<Ev extends StorableEvent> {
   }
 
   /** Reads raw messages of any stream (the dead letters, the external ingest). */
-  async *readRaw(opts: ReadAllOptions & { readonly stream: string; readonly filter: string }): AsyncGenerator<RawRecord> {
-    for await (const m of readMessages(this.ctx, opts)) {
-      const headers: Record<string, string> = {};
-      if (m.headers) for (const [k, v] of m.headers) headers[k] = v.join(',');
-      yield { subject: m.subject, data: m.data, headers, position: m.seq, created: new Date(Number(m.info.timestampNanos / 1_000_000)) };
-    }
+  readRaw(opts: ReadAllOptions & { readonly stream: string; readonly filter: string }): AsyncGenerator<RawRecord> {
+    return readMessages(this.ctx, opts, (m) => ({
+      subject: m.subject,
+      data: m.data,
+      headers: headerRecord(m),
+      position: m.seq,
+      created: createdAt(m),
+    }));
   }
 
   subscribe(opts: SubscriptionOptions, handler: (e: RecordedEvent<Ev>, deliveryCount: number) => Promise<void>): Promise<Subscription> {
@@ -83,8 +85,8 @@ export class EventStore<Ev extends StorableEvent> {
     return runProjection(this.ctx, spec);
   }
 
-  applyTopology(t: Topology): Promise<TopologyReport> {
-    return applyTopology(this.ctx, t);
+  applyTopology(t: Topology, opts?: ApplyOptions): Promise<TopologyReport> {
+    return applyTopology(this.ctx, t, opts);
   }
 
   /** Stream sequence of the last message in a JetStream stream (0 when empty). */

@@ -17,12 +17,12 @@ export interface EventCodec<Ev> {
   decode(bytes: Uint8Array): E.Either<string, Ev>;
 }
 
-const enc = new TextEncoder();
 const dec = new TextDecoder('utf-8', { fatal: true });
 
 /** JSON without validation: for tools that only move events around. */
 export const jsonCodec: EventCodec<StorableEvent & Record<string, unknown>> = {
-  encode: (event) => enc.encode(JSON.stringify(event)),
+  // Buffer.from is ~10x cheaper than TextEncoder per call on Node 20 (and is a Uint8Array).
+  encode: (event) => Buffer.from(JSON.stringify(event), 'utf8'),
   decode: (bytes) => {
     try {
       const v: unknown = JSON.parse(dec.decode(bytes));
@@ -68,6 +68,8 @@ export async function openContext<Ev>(opts: ConnectOptions, codec: EventCodec<Ev
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
     timeout: timeoutMs,
+    // Async stack traces cost an Error per request; the store reports failures as values.
+    noAsyncTraces: true,
     ...(opts.user ? { user: opts.user, pass: opts.pass ?? '' } : {}),
   });
   const js = jetstream(nc, { timeout: timeoutMs });

@@ -19,5 +19,5 @@ export type { RecordedEvent } from './recorded';
 export { DEAD_LETTER_PREFIX, type RawDelivery, type Subscription, type SubscriptionOptions } from './subscribe';
 export { CHECKPOINT_BUCKET, type Projection, type ProjectionSpec } from './projection';
 export type { RawPublished, RawPublishOptions } from './raw';
-export type { KvSpec, StreamSpec, Topology, TopologyReport } from './topology';
+export type { ApplyOptions, KvSpec, StreamSpec, Topology, TopologyReport } from './topology';
 export { ALL_EVENTS, EVENT_PREFIX, LOG_STREAM, categoryFilter, checkStreamName, streamNameOfSubject, subjectOf } from './subjects';

@@ -6,8 +6,8 @@
  */
 import { Kvm, type KV } from '@nats-io/kv';
 import type { StoreContext } from './context';
-import { readMessages } from './readAll';
-import { toRecorded, type RecordedEvent } from './recorded';
+import { readAll } from './readAll';
+import type { RecordedEvent } from './recorded';
 
 /** KV bucket of projection checkpoints. */
 export const CHECKPOINT_BUCKET = 'vnet_checkpoints';
@@ -41,6 +41,8 @@ export interface Projection<S> {
   checkpoint(): Promise<void>;
   /** Stops reading and saves a final checkpoint. */
   stop(): Promise<void>;
+  /** Settles when the projection stops; rejects if it failed (e.g. an undecodable event). */
+  readonly done: Promise<void>;
 }
 
 interface Saved {
@@ -48,8 +50,15 @@ interface Saved {
   readonly state: unknown;
 }
 
+/** Opens the checkpoint bucket; creates it (R1) only when the topology did not. */
 async function bucket<Ev>(ctx: StoreContext<Ev>): Promise<KV> {
-  return new Kvm(ctx.js).create(CHECKPOINT_BUCKET, { history: 1 });
+  const kvm = new Kvm(ctx.js);
+  try {
+    await ctx.jsm.streams.info(`KV_${CHECKPOINT_BUCKET}`);
+    return await kvm.open(CHECKPOINT_BUCKET);
+  } catch {
+    return kvm.create(CHECKPOINT_BUCKET, { history: 1 });
+  }
 }
 
 /** Starts a projection from its checkpoint (or from the start) and keeps it live. */
@@ -84,22 +93,28 @@ export async function runProjection<S, Ev>(ctx: StoreContext<Ev>, spec: Projecti
 
   const abort = new AbortController();
   const loop = (async () => {
-    for await (const m of readMessages(ctx, {
+    for await (const rec of readAll(ctx, {
       live: true,
       signal: abort.signal,
       fromPosition: position + 1,
       ...(spec.filter ? { filter: spec.filter } : {}),
     })) {
-      if (m.seq <= position) continue; // already folded: idempotent on redelivery
-      state = spec.evolve(state, toRecorded(ctx, m));
-      position = m.seq;
+      if (rec.position <= position) continue; // already folded: idempotent on redelivery
+      state = spec.evolve(state, rec);
+      position = rec.position;
       if (!firstUnsavedAt) firstUnsavedAt = Date.now();
       if (position - savedPosition >= every) await checkpoint();
       for (const w of waiters) if (position >= w.pos) (waiters.delete(w), w.resolve());
     }
   })();
 
+  // However the loop ends (stop, a closed connection, a failure), the timer goes with it.
+  loop.then(
+    () => clearInterval(timer),
+    () => clearInterval(timer),
+  );
   return {
+    done: loop,
     state: () => state,
     position: () => position,
     checkpoint,

@@ -4,7 +4,7 @@
  * ends at the log's end as it was when the read started; a `live` read goes on with new
  * events until its signal aborts.
  */
-import { DeliverPolicy, type OrderedConsumerOptions } from '@nats-io/jetstream';
+import { DeliverPolicy, type JsMsg, type OrderedConsumerOptions } from '@nats-io/jetstream';
 import type { StoreContext } from './context';
 import { toRecorded, type RecordedEvent } from './recorded';
 import { ALL_EVENTS, LOG_STREAM, subjectOf } from './subjects';
@@ -47,8 +47,9 @@ async function withRetry<T>(fn: () => Promise<T>, attempts = 4): Promise<T> {
   }
 }
 
-/** Reads raw messages in order; shared by readAll, readStream and projections. */
-export async function* readMessages<Ev>(ctx: StoreContext<Ev>, opts: ReadAllOptions) {
+/** Reads messages in order, each turned into a T by `map` (one generator, no second layer on
+ * the hot path); shared by readAll, readStream, readRaw and projections. */
+export async function* readMessages<Ev, T>(ctx: StoreContext<Ev>, opts: ReadAllOptions, map: (m: JsMsg) => T): AsyncGenerator<T> {
   const stream = opts.stream ?? LOG_STREAM;
   const filter = opts.filter ?? ALL_EVENTS;
   let endSeq = Number.POSITIVE_INFINITY;
@@ -57,30 +58,33 @@ export async function* readMessages<Ev>(ctx: StoreContext<Ev>, opts: ReadAllOpti
     endSeq = info.state.last_seq;
     if (info.state.messages === 0 || (opts.fromPosition ?? 1) > endSeq) return;
   }
-  const consumer = await withRetry(() => ctx.js.consumers.get(stream, { filter_subjects: filter, ...startOf(opts) }));
-  if (!opts.live) {
-    const ci = await consumer.info(false);
-    if (ci.num_pending === 0) return;
-  }
-  const messages = await consumer.consume({ max_messages: opts.batch ?? 2000 });
-  const onAbort = () => void messages.stop();
+  // The server forgets an ordered consumer 30 s after its reader vanished; a reader that ends
+  // normally deletes it at once, so reads leave nothing behind.
+  const consumer = await withRetry(() =>
+    ctx.js.consumers.get(stream, { filter_subjects: filter, inactive_threshold: 30_000, ...startOf(opts) }),
+  );
+  let messages: Awaited<ReturnType<typeof consumer.consume>> | undefined;
+  const onAbort = () => void messages?.stop();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   try {
+    if (!opts.live && (await consumer.info(false)).num_pending === 0) return;
     if (opts.signal?.aborted) return;
+    messages = await consumer.consume({ max_messages: opts.batch ?? 2000 });
     for await (const m of messages) {
       if (m.seq > endSeq) break;
-      yield m;
+      yield map(m);
       if (m.seq >= endSeq || (!opts.live && m.info.pending === 0)) break;
     }
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
-    await messages.close().catch(() => undefined);
+    await messages?.close().catch(() => undefined);
+    await consumer.delete().catch(() => undefined);
   }
 }
 
 /** Reads the whole log (or a filtered part of it) forwards, decoded. */
-export async function* readAll<Ev>(ctx: StoreContext<Ev>, opts: ReadAllOptions = {}): AsyncGenerator<RecordedEvent<Ev>> {
-  for await (const m of readMessages(ctx, opts)) yield toRecorded(ctx, m);
+export function readAll<Ev>(ctx: StoreContext<Ev>, opts: ReadAllOptions = {}): AsyncGenerator<RecordedEvent<Ev>> {
+  return readMessages(ctx, opts, (m) => toRecorded(ctx, m));
 }
 
 /** Options of readStream. */
@@ -91,12 +95,12 @@ export interface ReadStreamOptions {
 }
 
 /** Reads one aggregate's events forwards; empty when the stream has none. */
-export async function* readStream<Ev>(
+export function readStream<Ev>(
   ctx: StoreContext<Ev>,
   streamName: string,
   opts: ReadStreamOptions = {},
 ): AsyncGenerator<RecordedEvent<Ev>> {
-  yield* readAll(ctx, {
+  return readAll(ctx, {
     filter: subjectOf(streamName),
     ...(opts.fromRevision ? { fromPosition: opts.fromRevision } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),

@@ -6,16 +6,17 @@
  *   server, so a restarted process resumes after the last acked message.
  * - A handler that throws is retried (nak with a delay) up to `maxDeliver` times; after the
  *   last failed attempt the message goes to the dead-letter subject `vnet.dlq.sub.<name>`
- *   with the reason, and is terminated. Nothing is dropped silently.
+ *   with the reason, and is terminated only once that dead letter is stored (if it cannot
+ *   be stored, the message is kept and retried). Nothing is dropped silently. A slow handler
+ *   keeps its message (the client signals "working" while it runs).
  * - Several processes subscribing with the same name share the consumer: each message goes
  *   to one of them (queue semantics). Delivery is at least once: a handler must be
  *   idempotent (a crash between handling and ack redelivers the message).
  */
 import { AckPolicy, DeliverPolicy, JetStreamApiError, type ConsumerConfig, type JsMsg } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/transport-node';
-import * as E from 'fp-ts/lib/Either.js';
 import type { StoreContext } from './context';
-import { toRecorded, type RecordedEvent } from './recorded';
+import { headerRecord, toRecorded, type RecordedEvent } from './recorded';
 import { ALL_EVENTS, LOG_STREAM } from './subjects';
 
 /** Prefix of dead-letter subjects (held by the VNET_DLQ stream). */
@@ -65,7 +66,9 @@ function consumerConfig(o: SubscriptionOptions): Partial<ConsumerConfig> {
     ack_policy: AckPolicy.Explicit,
     filter_subject: o.filter ?? ALL_EVENTS,
     ack_wait: (o.ackWaitMs ?? 30_000) * 1_000_000,
-    max_deliver: o.maxDeliver ?? 5,
+    // Unlimited on the server: this client dead-letters after `maxDeliver` attempts itself, and
+    // only once the dead letter is stored, so a message is never left undeliverable.
+    max_deliver: -1,
     max_ack_pending: 10_000,
     ...(start === 'start'
       ? { deliver_policy: DeliverPolicy.All }
@@ -99,12 +102,6 @@ export async function ensureConsumer<Ev>(ctx: StoreContext<Ev>, o: SubscriptionO
   return 'created';
 }
 
-function headerRecord(m: JsMsg): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (m.headers) for (const [k, v] of m.headers) out[k] = v.join(',');
-  return out;
-}
-
 /** Publishes a dead letter for a message that could not be handled. */
 async function deadLetter<Ev>(ctx: StoreContext<Ev>, name: string, m: JsMsg, reason: string): Promise<void> {
   const h = natsHeaders();
@@ -134,42 +131,56 @@ export async function subscribe<Ev>(
   o: SubscriptionOptions,
   handler: (e: RecordedEvent<Ev>, deliveryCount: number) => Promise<void>,
 ): Promise<Subscription> {
-  return run(ctx, o, async (m) => handler(toRecorded(ctx, m), m.info.deliveryCount), (m) => {
-    const d = ctx.codec.decode(m.data);
-    return E.isLeft(d) ? `undecodable: ${d.left}` : undefined;
+  return run(ctx, o, async (m) => {
+    let rec: RecordedEvent<Ev>;
+    try {
+      rec = toRecorded(ctx, m);
+    } catch (e) {
+      throw new Poison(e instanceof Error ? e.message : String(e));
+    }
+    await handler(rec, m.info.deliveryCount);
   });
 }
+
+/** A message no retry can fix: dead-lettered on its first delivery. */
+class Poison extends Error {}
 
 async function run<Ev>(
   ctx: StoreContext<Ev>,
   o: SubscriptionOptions,
   handle: (m: JsMsg) => Promise<void>,
-  poison?: (m: JsMsg) => string | undefined,
 ): Promise<Subscription> {
   const stream = o.stream ?? LOG_STREAM;
   await ensureConsumer(ctx, o);
   const consumer = await ctx.js.consumers.get(stream, o.name);
   const messages = await consumer.consume({ max_messages: o.batch ?? 256 });
   const maxDeliver = o.maxDeliver ?? 5;
+  const ackWaitMs = o.ackWaitMs ?? 30_000;
+  const retryDelayMs = o.retryDelayMs ?? 250;
   const done = (async () => {
     for await (const m of messages) {
-      const bad = poison?.(m);
-      if (bad !== undefined) {
-        await deadLetter(ctx, o.name, m, bad);
-        m.term(bad);
-        continue;
-      }
+      // A slow handler keeps its message: tell the server it is still being worked on.
+      const keepAlive = setInterval(() => m.working(), Math.max(100, Math.floor(ackWaitMs / 3)));
       try {
         await handle(m);
         m.ack();
       } catch (e) {
         const reason = e instanceof Error ? e.message : String(e);
-        if (m.info.deliveryCount >= maxDeliver) {
-          await deadLetter(ctx, o.name, m, `failed ${maxDeliver} times: ${reason}`).catch(() => undefined);
-          m.term(reason);
-        } else {
-          m.nak(o.retryDelayMs ?? 250);
+        const last = e instanceof Poison || m.info.deliveryCount >= maxDeliver;
+        if (!last) {
+          m.nak(retryDelayMs);
+          continue;
         }
+        const why = e instanceof Poison ? `undecodable: ${reason}` : `failed ${m.info.deliveryCount} times: ${reason}`;
+        try {
+          await deadLetter(ctx, o.name, m, why);
+          m.term(why);
+        } catch {
+          // The dead letter was not stored: keep the message (redelivered later), never drop it.
+          m.nak(Math.max(retryDelayMs, 1000));
+        }
+      } finally {
+        clearInterval(keepAlive);
       }
     }
   })();

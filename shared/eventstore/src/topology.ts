@@ -32,6 +32,7 @@ export interface KvSpec {
   readonly bucket: string;
   readonly history: number;
   readonly description: string;
+  readonly replicas: number;
 }
 
 /** Everything vnet needs on the server. */
@@ -78,13 +79,13 @@ function differences(want: Partial<StreamConfig>, have: Partial<StreamConfig>): 
   return out;
 }
 
-async function applyStream<Ev>(ctx: StoreContext<Ev>, s: StreamSpec): Promise<'created' | 'updated' | 'unchanged'> {
+async function applyStream<Ev>(ctx: StoreContext<Ev>, s: StreamSpec, update: boolean): Promise<'created' | 'updated' | 'unchanged'> {
   const want = toConfig(s);
   let outcome: 'created' | 'updated' | 'unchanged';
   try {
     const info = await ctx.jsm.streams.info(s.name);
     const diff = differences(want, info.config);
-    if (diff.length === 0) return 'unchanged';
+    if (diff.length === 0 || !update) return 'unchanged';
     if (info.config.storage !== want.storage || info.config.retention !== want.retention) {
       throw new Error(`stream ${s.name} cannot change storage or retention in place (${diff.join('; ')}): migrate it by hand`);
     }
@@ -101,14 +102,22 @@ async function applyStream<Ev>(ctx: StoreContext<Ev>, s: StreamSpec): Promise<'c
   return outcome;
 }
 
+/** How to apply. */
+export interface ApplyOptions {
+  /** Update existing streams whose settings differ (default true). Services pass false: they
+   * create what is missing but leave what an operator set (e.g. R3 replicas) alone. */
+  readonly update?: boolean;
+}
+
 /** Applies a topology; safe to run on every start. */
-export async function applyTopology<Ev>(ctx: StoreContext<Ev>, t: Topology): Promise<TopologyReport> {
+export async function applyTopology<Ev>(ctx: StoreContext<Ev>, t: Topology, opts: ApplyOptions = {}): Promise<TopologyReport> {
+  const update = opts.update ?? true;
   const created: string[] = [];
   const updated: string[] = [];
   const unchanged: string[] = [];
   const note = (what: string, o: 'created' | 'updated' | 'unchanged') =>
     (o === 'created' ? created : o === 'updated' ? updated : unchanged).push(what);
-  for (const s of t.streams) note(`stream ${s.name}`, await applyStream(ctx, s));
+  for (const s of t.streams) note(`stream ${s.name}`, await applyStream(ctx, s, update));
   const kvm = new Kvm(ctx.js);
   for (const b of t.kv) {
     let exists = true;
@@ -118,7 +127,7 @@ export async function applyTopology<Ev>(ctx: StoreContext<Ev>, t: Topology): Pro
       if (!(e instanceof JetStreamApiError) || e.code !== 10059) throw e;
       exists = false;
     }
-    if (!exists) await kvm.create(b.bucket, { history: b.history, description: b.description });
+    if (!exists) await kvm.create(b.bucket, { history: b.history, description: b.description, replicas: b.replicas });
     note(`kv ${b.bucket}`, exists ? 'unchanged' : 'created');
   }
   for (const c of t.consumers) note(`consumer ${c.stream ?? 'VNET_EVENTS'}/${c.name}`, await ensureConsumer(ctx, c));

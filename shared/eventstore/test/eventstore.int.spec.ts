@@ -16,7 +16,7 @@ const topology: Topology = {
     { name: 'VNET_EVENTS', subjects: ['vnet.evt.>'], description: 't', storage: 'file', retention: 'limits', maxAgeMs: 0, maxMsgSize: 1 << 20, maxBytes: -1, duplicateWindowMs: 120_000, replicas: 1, allowDirect: true },
     { name: 'VNET_DLQ', subjects: ['vnet.dlq.>'], description: 'd', storage: 'file', retention: 'limits', maxAgeMs: 0, maxMsgSize: 1 << 21, maxBytes: -1, duplicateWindowMs: 120_000, replicas: 1, allowDirect: false },
   ],
-  kv: [{ bucket: 'vnet_checkpoints', history: 1, description: 'c' }],
+  kv: [{ bucket: 'vnet_checkpoints', history: 1, description: 'c', replicas: 1 }],
   consumers: [],
 };
 let nats: TestNats;
@@ -108,6 +108,21 @@ describe('appendToStream', () => {
     assert.equal(results.filter((r) => E.isLeft(r) && r.left._tag === 'WrongExpectedVersion').length, 7);
   });
 
+  it('a revision expected on an empty stream is a WrongExpectedVersion with actual 0', async () => {
+    const s = unique('vm');
+    const r = await store.appendToStream(s, [ev('A')], { expectedRevision: 5 });
+    assert.ok(E.isLeft(r));
+    assert.deepEqual(r.left, { _tag: 'WrongExpectedVersion', streamName: s, expected: 5, actual: 0 });
+  });
+
+  it('STREAM_EXISTS is not a conflict when concurrent appends move the revision', async () => {
+    const s = unique('vm');
+    await store.appendToStream(s, [ev('A')]);
+    const rs = await Promise.all(Array.from({ length: 6 }, (_, i) => store.appendToStream(s, [ev('B', i)], { expectedRevision: STREAM_EXISTS })));
+    assert.ok(rs.every(E.isRight));
+    assert.equal((await collect(store.readStream(s))).length, 7);
+  });
+
   it('rejects an invalid stream name as a bug', async () => {
     await assert.rejects(store.appendToStream('host.a b', [ev('A')]), /invalid stream name "host.a b"/);
     await assert.rejects(store.appendToStream('host.*', [ev('A')]), /invalid stream name/);
@@ -142,6 +157,29 @@ describe('reading', () => {
     assert.ok(!fromTime.some((x) => x.event.type === 'Early'));
     const positions = (await collect(store.readAll())).map((x) => x.position);
     assert.deepEqual(positions, [...positions].sort((a, b) => a - b), 'in order');
+  });
+
+  it('ends at once when nothing matches: an empty filter, a position past the end, a future time', async () => {
+    await store.appendToStream(unique('edge'), [ev('A')]);
+    const t0 = Date.now();
+    assert.deepEqual(await collect(store.readAll({ filter: 'vnet.evt.nothing-here.>' })), []);
+    assert.deepEqual(await collect(store.readAll({ fromPosition: (await store.lastPosition()) + 10 })), []);
+    assert.deepEqual(await collect(store.readAll({ fromTime: new Date(Date.now() + 3_600_000) })), []);
+    assert.ok(Date.now() - t0 < 3000, 'no read waited for events that will not come');
+  });
+
+  it('leaves no consumer behind on the server', async () => {
+    const s = unique('host');
+    await store.appendToStream(s, [ev('A'), ev('B')]);
+    const countConsumers = async () => {
+      let n = 0;
+      for await (const _ of store.unsafeContext().jsm.consumers.list('VNET_EVENTS')) n++;
+      return n;
+    };
+    const before = await countConsumers();
+    for (let i = 0; i < 10; i++) await collect(store.readStream(s));
+    for (let i = 0; i < 5; i++) await collect(store.readStream(unique('host')));
+    assert.equal(await countConsumers(), before);
   });
 
   it('a live readAll delivers events appended after it started, until aborted', async () => {
@@ -198,6 +236,34 @@ describe('durable subscriptions', () => {
     assert.match(dlq[0]!, /failed 3 times: always broken/);
   });
 
+  it('keeps a failed message while its dead letter cannot be stored, and dead-letters it later', async () => {
+    const cat = `nodlq${Date.now()}`;
+    const jsm = store.unsafeContext().jsm;
+    const dlqConfig = (await jsm.streams.info('VNET_DLQ')).config;
+    await jsm.streams.delete('VNET_DLQ');
+    let attempts = 0;
+    const sub = await store.subscribe({ name: `${cat}-d`, filter: `vnet.evt.${cat}.>`, maxDeliver: 2, retryDelayMs: 20 }, async () => {
+      attempts++;
+      throw new Error('broken handler');
+    });
+    try {
+      await store.appendToStream(`${cat}.x`, [ev('E', 1)]);
+      await until(() => attempts >= 3, 10_000); // past maxDeliver: the dead letter failed, the message stayed
+      await jsm.streams.add(dlqConfig);
+      const found = async () => {
+        for await (const m of store.readRaw({ stream: 'VNET_DLQ', filter: `vnet.dlq.sub.${cat}-d` })) return m;
+        return undefined;
+      };
+      let dl;
+      for (let i = 0; i < 100 && !(dl = await found()); i++) await new Promise((r) => setTimeout(r, 100));
+      assert.ok(dl, 'dead letter stored once the stream is back');
+      assert.match(dl.headers['Vnet-Reason'] ?? '', /broken handler/);
+    } finally {
+      await sub.stop();
+      if (!(await jsm.streams.info('VNET_DLQ').catch(() => undefined))) await jsm.streams.add(dlqConfig);
+    }
+  });
+
   it('instances sharing a subscription each get a share, and no event is handled twice', async () => {
     const cat = `share${Date.now()}`;
     const a: number[] = [];
@@ -240,6 +306,32 @@ describe('projection runner', () => {
     await p2.stop();
     assert.deepEqual(p2.state(), { count: 4, sum: 16 });
     assert.equal(folded, 1, 'only the tail was read after the restart');
+  });
+});
+
+describe('projection after a crash', () => {
+  it('resumes from the last checkpoint, not from a clean stop, and ends in the same state', async () => {
+    const cat = `crash${Date.now()}`;
+    const spec = {
+      name: `${cat}-sum`,
+      filter: `vnet.evt.${cat}.>`,
+      initialState: { count: 0, sum: 0 },
+      evolve: (s: { count: number; sum: number }, r: { event: Ev }) => ({ count: s.count + 1, sum: s.sum + (r.event.n as number) }),
+      checkpointEvery: 4, // checkpoints at the 1st, 5th and 9th event: the 10th is folded again
+      checkpointIntervalMs: 60_000,
+    };
+    const crashing = await nats.connect(jsonCodec, 'crashing');
+    const r = await store.appendToStream(`${cat}.x`, Array.from({ length: 10 }, (_, i) => ev('E', i + 1)));
+    assert.ok(E.isRight(r));
+    const p1 = await crashing.runProjection(spec);
+    await p1.waitFor(r.right.nextExpectedRevision);
+    await crashing.close(); // no stop(): the last events were folded but not checkpointed
+    let folded = 0;
+    const p2 = await store.runProjection({ ...spec, evolve: (s, e) => (folded++, spec.evolve(s, e)) });
+    await p2.waitFor(r.right.nextExpectedRevision);
+    await p2.stop();
+    assert.deepEqual(p2.state(), { count: 10, sum: 55 });
+    assert.ok(folded > 0 && folded < 10, `only the events after the checkpoint were folded again (${folded})`);
   });
 });
 
