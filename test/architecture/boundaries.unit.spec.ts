@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { checkFile, checkTree, importsOf, untaggedProjects } from './boundaries';
+import { checkFile, checkTree, importsOf, untaggedProjects, workspaceProjects } from './boundaries';
 
 const ROOT = join(import.meta.dirname, '../..');
 
@@ -20,8 +20,13 @@ describe('module boundaries', () => {
     assert.deepEqual(importsOf(src).sort(), ['./w', '@y/z', 'q', 'side', 'x']);
   });
 
-  it('catches a shared library importing a service', () => {
-    assert.equal(checkFile('shared/events/src/x.ts', `import { y } from '@vnet/gateway';`)[0]?.rule, 'a shared library never imports a service');
+  it('catches a shared library importing a service, by the Nx tags of the projects', () => {
+    const projects = workspaceProjects(ROOT);
+    const v = checkFile('shared/eventstore/src/x.ts', `import { y } from '@vnet/gateway';`, projects);
+    assert.ok(v.some((x) => x.rule === 'a shared library never imports a service'));
+    assert.ok(v.some((x) => x.rule.startsWith('scope:shared depends only on scope:shared')));
+    const c = checkFile('shared/events/src/x.ts', `import { EventStore } from '@vnet/eventstore';`, projects);
+    assert.ok(c.some((x) => x.rule.startsWith('type:contracts depends only on type:contracts')));
   });
 
   it('catches @nats-io outside the event store', () => {

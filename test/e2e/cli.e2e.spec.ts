@@ -9,6 +9,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { createServer } from 'node:net';
+import { EventStore } from '@vnet/eventstore';
 import { freePort } from '@vnet/natsd';
 
 const ROOT = join(import.meta.dirname, '../..');
@@ -63,10 +65,35 @@ describe('vnet CLI', () => {
     assert.match(vnet(['publish', '--help']).out, /RegionDeclared/);
   });
 
-  it('up without nats-server says how to install it', () => {
-    const r = vnet(['up', '--data-dir', join(dataDir, 'x'), '--port', '0'], { NATS_SERVER_BIN: '/nonexistent/nats-server', NATS_URL: '' });
+  it('up without nats-server says how to install it', async () => {
+    const r = vnet(['up', '--data-dir', join(dataDir, 'x'), '--port', String(await freePort())], { NATS_SERVER_BIN: '/nonexistent/nats-server', NATS_URL: '' });
     assert.equal(r.code, 1);
     assert.match(r.err, /apt-get install -y nats-server/);
+  });
+
+  it('up refuses replicas a single server cannot hold, and bad numbers, saying why', () => {
+    const r = vnet(['up', '--data-dir', join(dataDir, 'x'), '--replicas', '3'], { NATS_URL: '' });
+    assert.equal(r.code, 1);
+    assert.match(r.err, /--replicas 3 needs a NATS cluster/);
+    const p = vnet(['up', '--data-dir', join(dataDir, 'x'), '--port', 'abc'], { NATS_URL: '' });
+    assert.equal(p.code, 1);
+    assert.match(p.err, /--port "abc": expected an integer 1\.\.65535/);
+  });
+
+  it('Ctrl-C during start-up leaves nothing running', async () => {
+    const port = await freePort();
+    const env = { ...process.env };
+    delete env.NATS_URL;
+    const proc = spawn(process.execPath, [VNET, 'up', '--data-dir', join(dataDir, 'early'), '--port', String(port), '--http-port', String(19000 + Math.floor(Math.random() * 900))], { cwd: ROOT, env });
+    started.push(proc);
+    let out = '';
+    proc.stdout!.on('data', (c) => (out += c));
+    for (let i = 0; i < 300 && !out.includes('nats-server'); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(await interrupt(proc), 0);
+    const free = await new Promise<boolean>((res) => {
+      const srv = createServer().once('error', () => res(false)).listen(port, '127.0.0.1', () => srv.close(() => res(true)));
+    });
+    assert.ok(free, `nats-server still holds port ${port} after Ctrl-C:\n${out}`);
   });
 
   it('up, publish, tail, Ctrl-C, and up again changes nothing', async () => {
@@ -104,7 +131,23 @@ describe('vnet CLI', () => {
     const after1 = vnet(['tail', '--from', 'start', '--no-follow'], nats).out;
     assert.match(after1, /ap-south/);
     assert.doesNotMatch(after1, /ok-region/, 'the valid half of a bad batch was not published');
-    const lines = after1.trim().split('\n').length;
+    const lines0 = after1.trim().split('\n').length;
+
+    // The same file again: the id derives from the content, so nothing new is stored.
+    const twice = vnet(['publish', good], nats);
+    assert.equal(twice.code, 0, twice.err);
+    assert.equal(vnet(['tail', '--from', 'start', '--no-follow'], nats).out.trim().split('\n').length, lines0);
+
+    // A record this build cannot decode is shown, and the tail goes on past it.
+    const raw = await EventStore.connectJson({ servers: nats.NATS_URL });
+    await raw.publishRaw('vnet.evt.junk.j1', new TextEncoder().encode('not an event'));
+    await raw.publishRaw('vnet.evt.region.after-junk', new TextEncoder().encode(JSON.stringify({ type: 'RegionDeclared', schemaVersion: 1, id: '0b0e6c4e-1f7a-4c1e-9d59-6a4b0c9d2e11', causationId: null, correlationId: '0b0e6c4e-1f7a-4c1e-9d59-6a4b0c9d2e11', occurredAt: '2026-11-25T10:00:00.000Z', payload: { regionId: 'after-junk', name: 'after junk' } })));
+    await raw.close();
+    const withJunk = vnet(['tail', '--from', 'start', '--no-follow'], nats);
+    assert.equal(withJunk.code, 0, withJunk.err);
+    assert.match(withJunk.out, /junk\.j1\s+\(cannot decode/);
+    assert.match(withJunk.out, /after-junk/);
+    const lines = withJunk.out.trim().split('\n').length;
 
     assert.equal(await interrupt(first.proc), 0);
     assert.match(first.out(), /stopped\s+nats-server/);

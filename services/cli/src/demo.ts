@@ -3,16 +3,13 @@
  * derived from names, so seeding twice stores nothing new; `vnet up` also skips seeding when
  * the first demo aggregate already exists.
  */
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { uuidOf } from './ids';
 
-/** A UUID (version 8, name-based) from a name: the same name gives the same id. */
-export function nameId(name: string): string {
-  const h = createHash('sha256').update(`vnet-demo:${name}`).digest('hex');
-  const variant = ((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16);
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
-}
+/** The demo's ids: the same name gives the same id. */
+const nameId = (name: string): string => uuidOf(`vnet-demo:${name}`);
 
 /** The host's X25519 public key (raw 32 bytes, base64); the private key stays in the data folder. */
 function hostPublicKey(keysDir: string, host: string): string {

@@ -14,9 +14,19 @@ const config = loadConfig({
 });
 const rt = await startServiceRuntime({ service: 'gateway' });
 const store = await EventStore.connect({ servers: config.natsUrl, name: 'gateway' }, domainEventCodec);
-await store.applyTopology(vnetTopology(config.replicas));
+// Create what is missing; never change what an operator set (e.g. R3 replicas).
+await store.applyTopology(vnetTopology(config.replicas), { update: false });
 const sub = await startIngest(store, gatewayMetrics(rt.metrics), rt.log);
 rt.onShutdown(() => store.close(), { name: 'nats' });
 rt.onShutdown(() => sub.stop(), { name: 'ingest' });
+// If ingest ever stops on its own, say so and exit: a supervisor restarts the gateway.
+sub.done.then(
+  () => undefined,
+  async (e: unknown) => {
+    rt.log.fatal({ err: e }, 'ingest stopped');
+    await rt.shutdown('ingest failed');
+    process.exit(1);
+  },
+);
 rt.setReady(true);
 rt.log.info({ nats: store.server }, 'gateway ready: validating vnet.ext.> into the log');

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import * as E from 'fp-ts/lib/Either.js';
 import fc from 'fast-check';
+import { validateExternal } from '@vnet/events';
 import { arbitraryDomainEvent } from '@vnet/events/testing';
 import type { EventStore, StorableEvent } from '@vnet/eventstore';
 import { startTestNats, type TestNats } from '@vnet/eventstore/testing';
@@ -19,16 +20,27 @@ let nats: TestNats;
 let store: EventStore<Json>;
 let gw: GatewayProcess;
 
+async function logCounts(): Promise<Map<string, number>> {
+  const ids = new Map<string, number>();
+  for await (const r of store.readAll()) ids.set(r.event.id, (ids.get(r.event.id) ?? 0) + 1);
+  return ids;
+}
+
 async function logIds(): Promise<Set<string>> {
   const ids = new Set<string>();
   for await (const r of store.readAll()) ids.add(r.event.id);
   return ids;
 }
 
-async function deadLetters(): Promise<Map<number, Record<string, string> & { data: Uint8Array }>> {
-  const out = new Map<number, Record<string, string> & { data: Uint8Array }>();
+interface DeadLetter {
+  readonly headers: Readonly<Record<string, string>>;
+  readonly data: Uint8Array;
+}
+
+async function deadLetters(): Promise<Map<number, DeadLetter>> {
+  const out = new Map<number, DeadLetter>();
   for await (const m of store.readRaw({ stream: 'VNET_DLQ', filter: 'vnet.dlq.ext.>' })) {
-    out.set(Number(m.headers['Vnet-Ingest-Position']), { ...m.headers, data: m.data });
+    out.set(Number(m.headers['Vnet-Ingest-Position']), { headers: m.headers, data: m.data });
   }
   return out;
 }
@@ -77,7 +89,7 @@ describe('gateway', () => {
     const bytes = enc.encode(JSON.stringify(bad));
     const pos = await publish('vnet.ext.RegionDeclared', bytes);
     const dl = await until(async () => (await deadLetters()).get(pos), 'dead letter');
-    assert.match(dl['Vnet-Reason']!, /colour/);
+    assert.match(dl.headers['Vnet-Reason']!, /colour/);
     assert.deepEqual(Buffer.from(dl.data), Buffer.from(bytes));
     assert.ok(!(await logIds()).has(bad.id));
   });
@@ -87,68 +99,83 @@ describe('gateway', () => {
     const bytes = enc.encode(JSON.stringify(big));
     const pos = await publish('vnet.ext.RegionDeclared', bytes);
     const dl = await until(async () => (await deadLetters()).get(pos), 'dead letter');
-    assert.equal(dl['Vnet-Rejection'], 'oversized');
-    assert.equal(Number(dl['Vnet-Original-Size']), bytes.byteLength);
+    assert.equal(dl.headers['Vnet-Rejection'], 'oversized');
+    assert.equal(Number(dl.headers['Vnet-Original-Size']), bytes.byteLength);
     assert.ok(dl.data.byteLength < bytes.byteLength);
   });
 
-  it('property: every random or mutated input ends in exactly one place, and the gateway stays up', async () => {
-    const mutated = fc.oneof(
-      { weight: 3, arbitrary: arbitraryDomainEvent.map((e) => ({ kind: 'valid' as const, value: e as unknown })) },
+  it('property: every random, mutated or re-sent input ends in exactly one place, valid ones in the log, and the gateway stays up', async () => {
+    type Input = { readonly kind: 'object'; readonly value: unknown } | { readonly kind: 'bytes'; readonly value: Uint8Array };
+    const anyEvent = arbitraryDomainEvent.map((e) => JSON.parse(JSON.stringify(e)) as Record<string, unknown>);
+    const input: fc.Arbitrary<Input> = fc.oneof(
+      { weight: 3, arbitrary: anyEvent.map((value) => ({ kind: 'object' as const, value })) },
       {
         weight: 3,
         arbitrary: fc
-          .tuple(arbitraryDomainEvent, fc.constantFrom('type', 'schemaVersion', 'payload', 'occurredAt', 'id', 'extra'), fc.jsonValue())
-          .map(([e, key, v]) => ({ kind: 'mutated' as const, value: { ...(e as object), [key]: v } as unknown })),
+          .tuple(anyEvent, fc.constantFrom('type', 'schemaVersion', 'payload', 'occurredAt', 'id', 'causationId', 'extra'), fc.jsonValue())
+          .map(([e, key, v]) => ({ kind: 'object' as const, value: { ...e, [key]: v } })),
       },
       {
         weight: 2,
         arbitrary: fc
-          .tuple(arbitraryDomainEvent, fc.string({ minLength: 1, maxLength: 12 }), fc.jsonValue())
-          .map(([e, key, v]) => ({ kind: 'mutated' as const, value: { ...(e as any), payload: { ...(e as any).payload, [key]: v } } as unknown })),
+          .tuple(anyEvent, fc.string({ minLength: 1, maxLength: 12 }), fc.jsonValue())
+          .map(([e, key, v]) => ({ kind: 'object' as const, value: { ...e, payload: { ...(e.payload as object), [key]: v } } })),
       },
-      { weight: 1, arbitrary: fc.json().map((s) => ({ kind: 'raw' as const, value: s })) },
-      { weight: 1, arbitrary: fc.uint8Array({ maxLength: 200 }).map((b) => ({ kind: 'bytes' as const, value: b as unknown })) },
+      { weight: 1, arbitrary: fc.jsonValue().map((value) => ({ kind: 'object' as const, value })) },
+      { weight: 1, arbitrary: fc.uint8Array({ maxLength: 200 }).map((value) => ({ kind: 'bytes' as const, value })) },
       {
         weight: 1,
-        arbitrary: fc.tuple(arbitraryDomainEvent, fc.nat()).map(([e, cut]) => {
-          const s = JSON.stringify(e);
-          return { kind: 'raw' as const, value: s.slice(0, cut % s.length) };
+        arbitrary: fc.tuple(anyEvent, fc.nat()).map(([e, cut]) => {
+          const text = JSON.stringify(e);
+          return { kind: 'bytes' as const, value: enc.encode(text.slice(0, cut % text.length)) };
         }),
       },
     );
-    const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+    const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
     await fc.assert(
-      fc.asyncProperty(fc.array(mutated, { minLength: 1, maxLength: 25 }), async (inputs) => {
-        const sent: Array<{ position: number; id?: string }> = [];
-        for (const input of inputs) {
-          let bytes: Uint8Array;
-          let id: string | undefined;
-          if (input.kind === 'bytes') bytes = input.value as Uint8Array;
-          else if (input.kind === 'raw') bytes = enc.encode(input.value as string);
-          else {
-            const o = { ...(input.value as Record<string, unknown>) };
-            if (typeof o.id === 'string' && uuid.test(o.id)) o.id = id = randomUUID(); // unique per input
-            bytes = enc.encode(JSON.stringify(o));
+      fc.asyncProperty(
+        fc.array(fc.tuple(input, fc.boolean(), fc.boolean()), { minLength: 1, maxLength: 25 }),
+        async (cases) => {
+          const sent: Array<{ position: number; id?: string; valid: boolean }> = [];
+          for (const [inp, typedSubject, resend] of cases) {
+            let bytes = inp.value as Uint8Array;
+            let id: string | undefined;
+            let subject = 'vnet.ext.input';
+            if (inp.kind === 'object') {
+              const v = inp.value;
+              if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
+                const o = { ...(v as Record<string, unknown>) };
+                // A fresh id per case, so that two cases never collide in the dedup window.
+                if (typeof o.id === 'string' && uuid.test(o.id)) o.id = id = randomUUID();
+                if (typedSubject && typeof o.type === 'string' && /^[A-Z][A-Za-z]+$/.test(o.type)) subject = `vnet.ext.${o.type}`;
+                bytes = enc.encode(JSON.stringify(o));
+              } else bytes = enc.encode(JSON.stringify(v));
+            }
+            // The oracle: what the catalogue (not the gateway) says of these bytes.
+            const valid = E.isRight(validateExternal(subject, bytes));
+            sent.push({ position: await publish(subject, bytes), ...(id ? { id } : {}), valid });
+            if (resend) sent.push({ position: await publish(subject, bytes), ...(id ? { id } : {}), valid });
           }
-          sent.push({ position: await publish('vnet.ext.input', bytes), ...(id ? { id } : {}) });
-        }
-        const settled = await until(async () => {
-          const [ids, dl] = await Promise.all([logIds(), deadLetters()]);
-          const done = sent.every((s) => dl.has(s.position) || (s.id !== undefined && ids.has(s.id)));
-          return done ? { ids, dl } : undefined;
-        }, 'every input accounted for');
-        for (const s of sent) {
-          const inLog = s.id !== undefined && settled.ids.has(s.id);
-          const inDlq = settled.dl.has(s.position);
-          assert.ok(inLog !== inDlq, `input at ingest position ${s.position}: in log=${inLog}, in dead letters=${inDlq}`);
-        }
-      }),
+          const settled = await until(async () => {
+            const [ids, dl] = await Promise.all([logCounts(), deadLetters()]);
+            const done = sent.every((s) => dl.has(s.position) || (s.id !== undefined && ids.has(s.id)));
+            return done ? { ids, dl } : undefined;
+          }, 'every input accounted for');
+          for (const s of sent) {
+            const inLog = s.id !== undefined && settled.ids.has(s.id);
+            const inDlq = settled.dl.has(s.position);
+            assert.ok(inLog !== inDlq, `input at ingest position ${s.position}: in log=${inLog}, in dead letters=${inDlq}`);
+            assert.equal(inLog, s.valid, `input at ingest position ${s.position}: valid=${s.valid} but in log=${inLog}`);
+            if (inLog) assert.equal(settled.ids.get(s.id!), 1, 'a re-sent event is stored once');
+          }
+        },
+      ),
       { numRuns: 25 },
     );
     assert.equal(gw.proc.exitCode, null, 'the gateway is still running');
     assert.ok((await fetch(`${gw.health}/healthz`)).ok);
     const metrics = await (await fetch(`${gw.health}/metrics`)).text();
-    assert.match(metrics, /vnet_gateway_rejected_total/);
+    assert.match(metrics, /vnet_gateway_rejected_total\{[^}]*kind="invalid"/);
+    assert.match(metrics, /vnet_gateway_accepted_total/);
   });
 });

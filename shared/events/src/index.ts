@@ -76,3 +76,4 @@ export { BRAND_DOCS, type JsonSchema } from './brands';
 export { buildExternalSchema, EXTERNAL_SCHEMA_ID, renderExternalSchema } from './schema';
 export { mustDecode } from './make';
 export { domainEventCodec } from './codec';
+export { MAX_EXTERNAL_EVENT_BYTES, validateExternal, type Rejection, type RejectionKind } from './external';

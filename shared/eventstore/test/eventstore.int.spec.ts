@@ -269,7 +269,7 @@ describe('durable subscriptions', () => {
     const a: number[] = [];
     const b: number[] = [];
     const storeB = await nats.connect(jsonCodec, 'instance-b');
-    const slow = () => new Promise((r) => setTimeout(r, 2));
+    const slow = () => new Promise<void>((r) => setTimeout(r, 2));
     const subA = await store.subscribe({ name: `${cat}-s`, filter: `vnet.evt.${cat}.>`, batch: 10 }, async (r) => (a.push(r.event.n as number), slow()));
     const subB = await storeB.subscribe({ name: `${cat}-s`, filter: `vnet.evt.${cat}.>`, batch: 10 }, async (r) => (b.push(r.event.n as number), slow()));
     const n = 300;

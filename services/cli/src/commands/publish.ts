@@ -6,9 +6,10 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import * as E from 'fp-ts/lib/Either.js';
-import { EXTERNAL_EVENT_TYPES, decodeEvent, describeEvent, formatDecodeFailure, streamNameOf, type DomainEvent } from '@vnet/events';
+import { EXTERNAL_EVENT_TYPES, describeEvent, streamNameOf, validateExternal, type DomainEvent } from '@vnet/events';
 import { describeAppendError } from '@vnet/eventstore';
 import { CliError, action, connectStore, natsUrl } from '../connect';
+import { uuidOf } from '../ids';
 
 /** Splits the input into JSON values: one object, an array, or one object per line. */
 export function parseInput(text: string): unknown[] {
@@ -29,11 +30,17 @@ export function parseInput(text: string): unknown[] {
   }
 }
 
-/** Fills the envelope fields an operator may leave out (id, version, correlation, time). */
+/** A UUID (version 8) derived from an event's type, version and payload: publishing the same
+ * file twice gives the same id, so the log stores it once. */
+export function contentId(o: Record<string, unknown>): string {
+  return uuidOf(JSON.stringify([o.type, o.schemaVersion, o.payload]));
+}
+
+/** Fills the envelope fields an operator may leave out (id, correlation, causation, time). */
 export function completeEnvelope(v: unknown): unknown {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return v;
   const o = { ...(v as Record<string, unknown>) };
-  if (o.id === undefined) o.id = crypto.randomUUID();
+  if (o.id === undefined) o.id = contentId(o);
   if (o.correlationId === undefined) o.correlationId = o.id;
   if (o.causationId === undefined) o.causationId = null;
   if (o.occurredAt === undefined) o.occurredAt = new Date().toISOString();
@@ -68,7 +75,10 @@ export function registerPublish(program: Command): void {
     .description(
       'Validate external events and publish them for the gateway to append to the log.\n' +
         'Input: one JSON event, a JSON array of events, or one event per line (NDJSON).\n' +
-        'Missing envelope fields (id, correlationId, causationId, occurredAt) are filled in;\n' +
+        'Missing envelope fields (correlationId, causationId, occurredAt) are filled in; a missing id is\n' +
+        'derived from type, version and payload, so publishing the same file again within the log\'s\n' +
+        'deduplication window (1 hour) stores nothing new; give each event its own id to record the\n' +
+        'same content twice. Events over 1 MiB are refused;\n' +
         'type, schemaVersion and payload are required. If any event is invalid, nothing is published.\n' +
         `Event types: ${EXTERNAL_EVENT_TYPES.join(', ')}.\n` +
         'The JSON Schema of every event is in shared/events/schema/external-events.schema.json.',
@@ -87,8 +97,9 @@ Example event:
         const events: DomainEvent[] = [];
         const problems: string[] = [];
         values.forEach((v, i) => {
-          const d = decodeEvent(v);
-          if (E.isLeft(d)) problems.push(`event ${i + 1}${values.length > 1 ? ` of ${values.length}` : ''}:\n  ${formatDecodeFailure(d.left).split('\n').join('\n  ')}`);
+          const type = typeof v === 'object' && v !== null ? (v as { type?: unknown }).type : undefined;
+          const d = validateExternal(`vnet.ext.${typeof type === 'string' ? type : 'unknown'}`, Buffer.from(JSON.stringify(v), 'utf8'));
+          if (E.isLeft(d)) problems.push(`event ${i + 1}${values.length > 1 ? ` of ${values.length}` : ''}:\n  ${d.left.reason.split('\n').join('\n  ')}`);
           else events.push(d.right);
         });
         if (problems.length > 0) throw new CliError(`invalid input, nothing was published:\n${problems.join('\n')}`);

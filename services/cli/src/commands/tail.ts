@@ -2,7 +2,8 @@
  * `vnet tail`: follows the log (or the dead letters), one readable line per event.
  */
 import type { Command } from 'commander';
-import { describeEvent } from '@vnet/events';
+import * as E from 'fp-ts/lib/Either.js';
+import { describeEvent, domainEventCodec } from '@vnet/events';
 import { CliError, action, connectStore, natsUrl } from '../connect';
 
 interface TailOptions {
@@ -60,11 +61,24 @@ export function registerTail(program: Command): void {
               );
             }
           } else {
-            for await (const r of store.readAll({ ...common, ...(opts.filter ? { filter: opts.filter } : {}) })) {
+            // Raw records, decoded here: one record this build cannot read (an event from a
+            // newer version, say) is shown as such instead of ending the tail.
+            const raw = store.readRaw({ ...common, stream, filter: opts.filter ?? 'vnet.evt.>' });
+            for await (const m of raw) {
+              const d = domainEventCodec.decode(m.data);
+              const streamName = m.subject.replace(/^vnet\.evt\./, '');
+              if (E.isLeft(d)) {
+                process.stdout.write(
+                  opts.json
+                    ? `${JSON.stringify({ position: m.position, at: m.created, stream: streamName, undecodable: d.left })}\n`
+                    : `${String(m.position).padStart(7)}  ${m.created.toISOString()}  ${streamName.padEnd(24)}  (cannot decode: ${d.left.split('\n')[0]})\n`,
+                );
+                continue;
+              }
               process.stdout.write(
                 opts.json
-                  ? `${JSON.stringify({ position: r.position, at: r.created, stream: r.streamName, event: r.event })}\n`
-                  : `${String(r.position).padStart(7)}  ${r.created.toISOString()}  ${r.streamName.padEnd(24)}  ${describeEvent(r.event)}\n`,
+                  ? `${JSON.stringify({ position: m.position, at: m.created, stream: streamName, event: d.right })}\n`
+                  : `${String(m.position).padStart(7)}  ${m.created.toISOString()}  ${streamName.padEnd(24)}  ${describeEvent(d.right)}\n`,
               );
             }
           }

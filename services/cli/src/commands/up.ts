@@ -57,33 +57,30 @@ export function registerUp(program: Command): void {
     .option('--no-demo', 'do not seed the demo topology')
     .action(
       action(async (opts: UpOptions) => {
+        const port = intOption('--port', opts.port, 1, 65535);
+        const base = intOption('--http-port', opts.httpPort, 1, 65000);
+        const replicas = intOption('--replicas', opts.replicas, 1, 5);
+        if (!process.env.NATS_URL && replicas > 1) {
+          throw new CliError(
+            `--replicas ${replicas} needs a NATS cluster of at least ${replicas} nodes, not the single server vnet starts: ` +
+              'run infra/nats/cluster (see infra/nats/README.md) and set NATS_URL to its servers',
+          );
+        }
         const dataDir = resolve(opts.dataDir);
         const logDir = join(dataDir, 'logs');
         mkdirSync(logDir, { recursive: true });
-        let nats: RunningNatsServer | undefined;
-        let url = process.env.NATS_URL;
-        if (!url) {
-          const port = Number(opts.port);
-          if (!(await portFree(port))) {
-            throw new CliError(`port ${port} is already in use (another nats-server or \`vnet up\`?). Use --port, or set NATS_URL to use that server.`);
-          }
-          try {
-            nats = await startNatsServer({ storeDir: join(dataDir, 'nats'), port, logFile: join(logDir, 'nats-server.log'), detached: true });
-          } catch (e) {
-            if (e instanceof NatsServerMissing) throw new CliError(e.message);
-            throw new CliError(`nats-server did not start: ${(e as Error).message} (see ${join(logDir, 'nats-server.log')})`);
-          }
-          url = nats.url;
-          process.stdout.write(`nats-server   ${url}  (JetStream data in ${join(dataDir, 'nats')}, monitoring http://127.0.0.1:${nats.monitorPort})\n`);
-        } else {
-          process.stdout.write(`nats-server   ${url}  (from NATS_URL; not started by vnet)\n`);
-        }
         const children: Array<{ name: string; proc: ChildProcess }> = [];
+        let nats: RunningNatsServer | undefined;
+        let store: Awaited<ReturnType<typeof connectStore>> | undefined;
+        // The start-up step in flight: a Ctrl-C waits for it, so what it starts is stopped too.
+        let step: Promise<unknown> = Promise.resolve();
         let stopping = false;
-        const shutdown = async (code: number) => {
+        const shutdown = async (code: number, message?: string) => {
           if (stopping) return;
           stopping = true;
+          if (message) process.stderr.write(`vnet: ${message}\n`);
           process.stdout.write('\nstopping…\n');
+          await step.catch(() => undefined);
           await Promise.all(children.map(async (c) => (await stopChild(c.proc), process.stdout.write(`stopped       ${c.name}\n`))));
           await store?.close().catch(() => undefined);
           if (nats) {
@@ -93,45 +90,66 @@ export function registerUp(program: Command): void {
           process.exit(code);
         };
         process.on('exit', () => {
-          // Last resort if `vnet up` itself fails: leave no orphan behind.
+          // Last resort if `vnet up` itself dies: leave no orphan behind.
           for (const c of children) if (c.proc.exitCode === null) c.proc.kill('SIGKILL');
           if (nats && nats.process.exitCode === null) nats.process.kill('SIGKILL');
         });
         process.on('SIGINT', () => void shutdown(0));
         process.on('SIGTERM', () => void shutdown(0));
-        let store: Awaited<ReturnType<typeof connectStore>> | undefined;
+        const run = <T>(p: Promise<T>): Promise<T> => ((step = p), p);
         try {
-          store = await connectStore(url, 'vnet-up');
-          const report = await store.applyTopology(vnetTopology(Number(opts.replicas)));
+          let url = process.env.NATS_URL;
+          if (!url) {
+            if (!(await portFree(port))) {
+              throw new CliError(`port ${port} is already in use (another nats-server or \`vnet up\`?). Use --port, or set NATS_URL to use that server.`);
+            }
+            try {
+              nats = await run(startNatsServer({ storeDir: join(dataDir, 'nats'), port, logFile: join(logDir, 'nats-server.log'), detached: true }));
+            } catch (e) {
+              if (e instanceof NatsServerMissing) throw new CliError(e.message);
+              throw new CliError(`nats-server did not start: ${(e as Error).message} (see ${join(logDir, 'nats-server.log')})`);
+            }
+            url = nats.url;
+            process.stdout.write(`nats-server   ${url}  (JetStream data in ${join(dataDir, 'nats')}, monitoring http://127.0.0.1:${nats.monitorPort})\n`);
+          } else {
+            process.stdout.write(`nats-server   ${url}  (from NATS_URL; not started by vnet)\n`);
+          }
+          store = await run(connectStore(url, 'vnet-up'));
+          const report = await run(store.applyTopology(vnetTopology(replicas)));
           process.stdout.write(
             `streams       created: ${report.created.join(', ') || 'none'}; updated: ${report.updated.join(', ') || 'none'}; unchanged: ${report.unchanged.length}\n`,
           );
-          const base = Number(opts.httpPort);
           for (const svc of availableServices()) {
-            const log = openSync(join(logDir, `${svc.name}.log`), 'a');
-            const port = base + svc.portOffset;
+            if (stopping) return;
+            const logFile = join(logDir, `${svc.name}.log`);
+            const httpPort = base + svc.portOffset;
             const proc = spawn(process.execPath, ['--import', 'tsx', svc.entry], {
               cwd: REPO_ROOT,
-              stdio: ['ignore', log, log],
+              stdio: ['ignore', openSync(logFile, 'a'), openSync(logFile, 'a')],
               // Own process group: Ctrl-C reaches only `vnet up`, which stops services before nats-server.
               detached: true,
-              env: { ...process.env, NATS_URL: url, VNET_HTTP_PORT: String(port), VNET_HTTP_HOST: '127.0.0.1', VNET_REPLICAS: opts.replicas },
+              env: { ...process.env, NATS_URL: url, VNET_HTTP_PORT: String(httpPort), VNET_HTTP_HOST: '127.0.0.1', VNET_REPLICAS: String(replicas) },
             });
             children.push({ name: svc.name, proc });
             proc.on('exit', (code, sig) => {
-              if (!stopping) process.stderr.write(`warning: ${svc.name} exited (${sig ?? `code ${code}`}); see ${join(logDir, `${svc.name}.log`)}\n`);
+              if (!stopping) process.stderr.write(`warning: ${svc.name} exited (${sig ?? `code ${code}`}); see ${logFile}\n`);
             });
-            await waitHealthy(`http://127.0.0.1:${port}/readyz`, proc, svc.name, join(logDir, `${svc.name}.log`));
-            process.stdout.write(`${svc.name.padEnd(13)} pid ${proc.pid}  health http://127.0.0.1:${port}/healthz  metrics http://127.0.0.1:${port}/metrics  log ${join(logDir, `${svc.name}.log`)}\n`);
+            await run(waitHealthy(`http://127.0.0.1:${httpPort}/readyz`, proc, svc.name, logFile));
+            process.stdout.write(`${svc.name.padEnd(13)} pid ${proc.pid}  health http://127.0.0.1:${httpPort}/healthz  metrics http://127.0.0.1:${httpPort}/metrics  log ${logFile}\n`);
           }
-          if (opts.demo) await seedDemo(store, join(dataDir, 'keys'));
+          if (opts.demo) await run(seedDemo(store, join(dataDir, 'keys')));
           process.stdout.write(`\nvnet is up. Try: NATS_URL=${url} npx vnet tail    (Ctrl-C here stops everything)\n`);
         } catch (e) {
-          await shutdown(1).catch(() => undefined);
-          throw e;
+          await shutdown(1, e instanceof CliError ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e));
         }
       }),
     );
+}
+
+function intOption(name: string, value: string, min: number, max: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) throw new CliError(`${name} ${JSON.stringify(value)}: expected an integer ${min}..${max}`);
+  return n;
 }
 
 async function waitHealthy(url: string, proc: ChildProcess, name: string, log: string, timeoutMs = 30_000): Promise<void> {
@@ -139,7 +157,7 @@ async function waitHealthy(url: string, proc: ChildProcess, name: string, log: s
   while (Date.now() < end) {
     if (proc.exitCode !== null) throw new CliError(`${name} exited with code ${proc.exitCode} while starting; see ${log}`);
     try {
-      if ((await fetch(url)).ok) return;
+      if ((await fetch(url, { signal: AbortSignal.timeout(1000) })).ok) return;
     } catch {
       // not listening yet
     }

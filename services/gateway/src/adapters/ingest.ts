@@ -1,5 +1,5 @@
 /**
- * The gateway's ingest loop: pulls from the shared `gateway` consumer on VNET_EXT (so
+ * The gateway's ingest loop (the decision itself is `validateExternal` of the catalogue): pulls from the shared `gateway` consumer on VNET_EXT (so
  * several gateways split the work), appends valid events to the canonical log and sends the
  * rest to `vnet.dlq.ext.<kind>` with the reason and the original bytes. The ingest message is
  * acked only after one of the two writes is stored: each input ends in exactly one place.
@@ -8,13 +8,11 @@
  */
 import { createHash } from 'node:crypto';
 import * as E from 'fp-ts/lib/Either.js';
-import type { DomainEvent } from '@vnet/events';
-import { streamNameOf } from '@vnet/events';
+import { MAX_EXTERNAL_EVENT_BYTES, streamNameOf, validateExternal, type DomainEvent, type Rejection } from '@vnet/events';
 import { describeAppendError, type EventStore, type RawDelivery, type Subscription } from '@vnet/eventstore';
 import { GATEWAY_CONSUMER } from '@vnet/topology';
 import type { Logger } from '@vnet/service-kit';
 import { Counter, type Registry } from 'prom-client';
-import { MAX_EVENT_BYTES, validateExternal, type Rejection } from '../domain/validate';
 
 /** Bytes of an oversized message kept in its dead letter. */
 const KEPT_OF_OVERSIZED = 64 * 1024;
@@ -34,7 +32,7 @@ export function gatewayMetrics(registry: Registry): GatewayMetrics {
 }
 
 async function deadLetter(store: EventStore<DomainEvent>, d: RawDelivery, r: Rejection): Promise<void> {
-  const oversized = d.data.byteLength > MAX_EVENT_BYTES;
+  const oversized = d.data.byteLength > MAX_EXTERNAL_EVENT_BYTES;
   const res = await store.publishRaw(`vnet.dlq.ext.${r.kind}`, oversized ? d.data.subarray(0, KEPT_OF_OVERSIZED) : d.data, {
     msgId: `dlq-ext-${d.position}`,
     headers: {

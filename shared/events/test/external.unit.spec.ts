@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as E from 'fp-ts/lib/Either.js';
-import { MAX_EVENT_BYTES, validateExternal } from './validate';
+import { MAX_EXTERNAL_EVENT_BYTES as MAX_EVENT_BYTES, validateExternal } from '../src/index';
 
 const enc = (v: unknown) => new TextEncoder().encode(typeof v === 'string' ? v : JSON.stringify(v));
 const region = (payload: Record<string, unknown> = { regionId: 'eu-west', name: 'Europe West' }) => ({

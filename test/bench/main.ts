@@ -1,0 +1,64 @@
+/**
+ * Benchmark dispatcher: `npm run bench -- <name> [options]`.
+ *
+ * The first argument picks the benchmark; the rest is handed to it. `--help` (or no argument)
+ * lists the benchmarks; `npm run bench -- <name> --help` shows that benchmark's options.
+ * A benchmark measures and prints; it exits 0 even when a target is missed (it is not a test).
+ *
+ * Adding a benchmark: one entry in BENCHMARKS below (loaded lazily, so one benchmark's imports
+ * never slow down another).
+ */
+
+/** What a benchmark module exports. */
+export interface Benchmark {
+  /** Runs with the arguments after the benchmark's name; resolves to the exit code. */
+  run(args: readonly string[]): Promise<number>;
+}
+
+interface Entry {
+  readonly summary: string;
+  readonly load: () => Promise<Benchmark>;
+}
+
+const BENCHMARKS: Readonly<Record<string, Entry>> = {
+  log: {
+    summary: 'append and replay throughput of the event store client vs raw JetStream (targets: append >= 0.80, replay >= 0.70 of raw)',
+    load: () => import('./log'),
+  },
+};
+
+function usage(): string {
+  const names = Object.keys(BENCHMARKS);
+  const width = Math.max(...names.map((n) => n.length));
+  return [
+    'usage: npm run bench -- <benchmark> [options]      (options: npm run bench -- <benchmark> --help)',
+    '',
+    'benchmarks:',
+    ...names.map((n) => `  ${n.padEnd(width)}  ${BENCHMARKS[n]?.summary ?? ''}`),
+  ].join('\n');
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    console.log(usage());
+    return name === undefined ? 2 : 0;
+  }
+  const entry = Object.hasOwn(BENCHMARKS, name) ? BENCHMARKS[name] : undefined;
+  if (!entry) {
+    console.error(`unknown benchmark ${JSON.stringify(name)}; known: ${Object.keys(BENCHMARKS).join(', ')}\n`);
+    console.error(usage());
+    return 2;
+  }
+  const bench = await entry.load();
+  return bench.run(rest);
+}
+
+// Exit explicitly: a benchmark that left a socket or timer behind must not hang the shell.
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    console.error(e instanceof Error ? (e.stack ?? e.message) : String(e));
+    process.exit(1);
+  },
+);
