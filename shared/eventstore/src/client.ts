@@ -11,6 +11,7 @@ import { runProjection, type Projection, type ProjectionSpec } from './projectio
 import { publishRaw, type RawPublished, type RawPublishOptions } from './raw';
 import { readAll, readMessages, readStream, type ReadAllOptions, type ReadStreamOptions } from './readAll';
 import { createdAt, headerRecord, type RecordedEvent } from './recorded';
+import { loadSnapshot, saveSnapshot, type Snapshot } from './snapshots';
 import { subscribe, subscribeRaw, type RawDelivery, type Subscription, type SubscriptionOptions } from './subscribe';
 import { applyTopology, type ApplyOptions, type Topology, type TopologyReport } from './topology';
 
@@ -83,6 +84,16 @@ export class EventStore<Ev extends StorableEvent> {
 
   runProjection<S>(spec: ProjectionSpec<S, Ev>): Promise<Projection<S>> {
     return runProjection(this.ctx, spec);
+  }
+
+  /** Stores a snapshot of a read model at a log position (see snapshots.ts). */
+  saveSnapshot(name: string, position: number, data: Uint8Array): Promise<void> {
+    return saveSnapshot(this.ctx, name, position, data);
+  }
+
+  /** The latest snapshot of that name, or undefined. */
+  loadSnapshot(name: string): Promise<Snapshot | undefined> {
+    return loadSnapshot(this.ctx, name);
   }
 
   applyTopology(t: Topology, opts?: ApplyOptions): Promise<TopologyReport> {

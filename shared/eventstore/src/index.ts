@@ -21,3 +21,4 @@ export { CHECKPOINT_BUCKET, type Projection, type ProjectionSpec } from './proje
 export type { RawPublished, RawPublishOptions } from './raw';
 export type { ApplyOptions, KvSpec, StreamSpec, Topology, TopologyReport } from './topology';
 export { ALL_EVENTS, EVENT_PREFIX, LOG_STREAM, categoryFilter, checkStreamName, streamNameOfSubject, subjectOf } from './subjects';
+export { SNAPSHOT_BUCKET, type Snapshot } from './snapshots';

@@ -335,6 +335,22 @@ describe('projection after a crash', () => {
   });
 });
 
+describe('snapshots', () => {
+  it('stores bytes with their log position, replaces them, and is absent until saved', async () => {
+    const name = `snap-${Date.now()}`;
+    assert.equal(await store.loadSnapshot(name), undefined);
+    const big = new Uint8Array(3 * 1024 * 1024).map((_, i) => i % 251);
+    await store.saveSnapshot(name, 41, big);
+    const s1 = await store.loadSnapshot(name);
+    assert.equal(s1?.position, 41);
+    assert.deepEqual(Buffer.from(s1!.data), Buffer.from(big));
+    await store.saveSnapshot(name, 99, new TextEncoder().encode('second'));
+    const s2 = await store.loadSnapshot(name);
+    assert.equal(s2?.position, 99);
+    assert.equal(new TextDecoder().decode(s2!.data), 'second');
+  });
+});
+
 describe('topology', () => {
   it('applying the same topology twice changes nothing the second time', async () => {
     const again = await store.applyTopology(topology);
