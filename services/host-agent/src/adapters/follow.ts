@@ -1,0 +1,153 @@
+/**
+ * Follows the host's slice of the log into its tables: `hostvms.<host>` (which VMs run here)
+ * and, for each VNI with a local VM, `vni.<vni>` (one ordered reader per VNI: JetStream 2.9
+ * takes one filter per consumer). Starts from the latest snapshot when there is one and
+ * saves a new snapshot every `snapshotEvery` events, so a restart reads only the tail.
+ */
+import type { DomainEvent } from '@vnet/events';
+import type { EventStore, RecordedEvent } from '@vnet/eventstore';
+import { decodeTables, encodeTables } from '../domain/snapshot';
+import { evolve, initialTables, servedVnis, type HostTables, type TableEvent } from '../domain/table';
+
+export interface FollowOptions {
+  readonly store: EventStore<DomainEvent>;
+  readonly hostId: string;
+  /** Save a snapshot after this many folded events (0: never). Default 10,000. */
+  readonly snapshotEvery?: number;
+  /** Snapshot name; `host-tables.<hostId>` by default. */
+  readonly snapshotName?: string;
+  /** Load the snapshot on start (default true). */
+  readonly useSnapshot?: boolean;
+  /** Called (coalesced, at most once per event-loop turn) after the tables changed. */
+  readonly onChange?: (tables: HostTables) => void;
+  readonly onError?: (e: unknown) => void;
+}
+
+export interface Follower {
+  tables(): HostTables;
+  /** Events folded since start. */
+  folded(): number;
+  /** Position the tables were restored from (0: no snapshot). */
+  readonly restoredFrom: number;
+  /** Resolves when `pred(tables)` holds, rejects after `timeoutMs`. */
+  until(pred: (t: HostTables) => boolean, timeoutMs?: number): Promise<void>;
+  /** Saves a snapshot now. */
+  snapshot(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The table events this agent folds, or undefined for any other event. */
+function toTableEvent(r: RecordedEvent<DomainEvent>): TableEvent | undefined {
+  const e = r.event;
+  switch (e.type) {
+    case 'HostVmAttached':
+    case 'HostVmDetached':
+    case 'VmMappingAdded':
+    case 'VmMappingRemoved':
+      return { type: e.type, payload: e.payload, position: r.position } as TableEvent;
+    default:
+      return undefined;
+  }
+}
+
+export async function startFollowing(o: FollowOptions): Promise<Follower> {
+  const name = o.snapshotName ?? `host-tables.${o.hostId}`;
+  const snap = o.useSnapshot === false ? undefined : await o.store.loadSnapshot(name);
+  let tables = snap ? decodeTables(snap.data) : initialTables(o.hostId);
+  if (tables.hostId !== o.hostId) throw new Error(`snapshot ${name} is for host ${tables.hostId}, not ${o.hostId}`);
+  let folded = 0;
+  let sinceSnapshot = 0;
+  let saving: Promise<void> | undefined;
+  let changeScheduled = false;
+  const waiters = new Set<() => void>();
+  const readers = new Map<number, AbortController>();
+  const loops = new Set<Promise<void>>();
+  const hostAbort = new AbortController();
+
+  const snapshot = async () => {
+    const bytes = encodeTables(tables);
+    const position = Math.max(tables.hostPosition, ...[...tables.vnis.values()].map((t) => t.position));
+    await o.store.saveSnapshot(name, position, bytes);
+    sinceSnapshot = 0;
+  };
+  const changed = () => {
+    for (const w of waiters) w();
+    if (!o.onChange || changeScheduled) return;
+    changeScheduled = true;
+    setImmediate(() => ((changeScheduled = false), o.onChange?.(tables)));
+  };
+  const fold = (r: RecordedEvent<DomainEvent>) => {
+    const e = toTableEvent(r);
+    if (!e) return;
+    tables = evolve(tables, e);
+    folded++;
+    sinceSnapshot++;
+    if (o.snapshotEvery !== 0 && sinceSnapshot >= (o.snapshotEvery ?? 10_000) && !saving) {
+      saving = snapshot()
+        .catch((err) => o.onError?.(err))
+        .finally(() => (saving = undefined));
+    }
+    changed();
+  };
+  const run = (p: Promise<void>) => {
+    loops.add(p);
+    p.catch((e) => o.onError?.(e)).finally(() => loops.delete(p));
+  };
+  /** Starts a reader for each newly served VNI and stops the readers of dropped ones. */
+  const syncReaders = () => {
+    const served = new Set(servedVnis(tables));
+    for (const [vni, ac] of readers) if (!served.has(vni)) (ac.abort(), readers.delete(vni));
+    for (const vni of served) {
+      if (readers.has(vni)) continue;
+      const ac = new AbortController();
+      readers.set(vni, ac);
+      const from = (tables.vnis.get(vni)?.position ?? 0) + 1;
+      run(
+        (async () => {
+          for await (const r of o.store.readAll({ filter: `vnet.evt.vni.${vni}`, fromPosition: from, live: true, signal: ac.signal })) {
+            if (readers.get(vni) !== ac) break; // dropped meanwhile: a newer reader owns this VNI
+            fold(r);
+          }
+        })(),
+      );
+    }
+  };
+
+  syncReaders();
+  run(
+    (async () => {
+      const filter = `vnet.evt.hostvms.${o.hostId}`;
+      for await (const r of o.store.readAll({ filter, fromPosition: tables.hostPosition + 1, live: true, signal: hostAbort.signal })) {
+        fold(r);
+        syncReaders();
+      }
+    })(),
+  );
+
+  return {
+    tables: () => tables,
+    folded: () => folded,
+    restoredFrom: snap?.position ?? 0,
+    snapshot,
+    until: (pred, timeoutMs = 10_000) =>
+      pred(tables)
+        ? Promise.resolve()
+        : new Promise<void>((resolve, reject) => {
+            const check = () => {
+              if (!pred(tables)) return;
+              clearTimeout(t);
+              waiters.delete(check);
+              resolve();
+            };
+            const t = setTimeout(() => (waiters.delete(check), reject(new Error(`host ${o.hostId}: tables not as expected after ${timeoutMs} ms`))), timeoutMs);
+            waiters.add(check);
+          }),
+    stop: async () => {
+      hostAbort.abort();
+      for (const ac of readers.values()) ac.abort();
+      readers.clear();
+      await Promise.allSettled([...loops]);
+      await saving;
+    },
+  };
+}
