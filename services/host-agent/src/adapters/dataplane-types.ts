@@ -1,0 +1,135 @@
+/**
+ * The data plane's public types, drop reasons, counters and small UDP helpers
+ * (re-exported by `dataplane.ts`; kept apart so the adapter stays short).
+ */
+import dgram, { type Socket } from 'node:dgram';
+import { DECODE_REASONS } from '@vnet/geneve';
+import type { Desired } from '../domain/desired';
+
+/** Every reason the data plane drops a packet for: the frame decoder's, then its own. */
+export const DATAPLANE_DROP_REASONS = [
+  ...DECODE_REASONS,
+  /** A VM sent something that is not a well-formed IPv4 packet. */
+  'bad-inner',
+  /** A VM sent a packet whose source is not its own virtual IP. */
+  'spoofed-source',
+  /** No tunnel entry for the destination in the sender's VNI. */
+  'no-route',
+  /** No local VM with that (VNI, destination IP). */
+  'no-local-vm',
+  /** The destination VM's port has no known peer yet (it never sent, nor was attached). */
+  'vm-not-attached',
+  /** A socket reported an error sending. */
+  'send-error',
+] as const;
+export type DropReason = (typeof DATAPLANE_DROP_REASONS)[number];
+
+/** Counters since start; `counters()` returns a snapshot. */
+export interface DataPlaneCounters {
+  /** Packets (and bytes) received from local VMs on their ports. */
+  vmRxPackets: number;
+  vmRxBytes: number;
+  /** Packets (and bytes) delivered to local VMs (from the underlay or another local VM). */
+  vmTxPackets: number;
+  vmTxBytes: number;
+  /** Frames (and bytes, Geneve header included) received on the underlay. */
+  underlayRxPackets: number;
+  underlayRxBytes: number;
+  /** Frames (and bytes, Geneve header included) sent on the underlay. */
+  underlayTxPackets: number;
+  underlayTxBytes: number;
+  /** Packets between two VMs of this host (delivered without the underlay). */
+  localPackets: number;
+  drops: Record<DropReason, number>;
+}
+
+export interface DataPlaneOptions {
+  readonly hostId: string;
+  /** Underlay address to bind, `ip:port` (port 0: an ephemeral port, see `underlay`). */
+  readonly underlay: string;
+  /** Address VM ports bind on (default 127.0.0.1). */
+  readonly vmPortHost?: string;
+  /** Fixed VM port numbers by VM id (others get an ephemeral port). */
+  readonly vmPorts?: Readonly<Record<string, number>>;
+}
+
+export interface VmPortInfo {
+  readonly vmId: string;
+  readonly vni: number;
+  readonly ip: string;
+  readonly port: number;
+  /** Where packets for the VM go, `host:port`, once known. */
+  readonly peer?: string;
+}
+
+/** What an `apply` changed; all empty/zero when the state was already the desired one. */
+export interface ApplyResult {
+  readonly vmsAdded: string[];
+  readonly vmsRemoved: string[];
+  /** VMs whose VNI or IP changed (their port and peer are kept). */
+  readonly vmsChanged: string[];
+  readonly routesAdded: number;
+  readonly routesRemoved: number;
+  readonly routesChanged: number;
+  /** Entries that could not be applied (bad IP or underlay, port bind failure); retried by the next apply. */
+  readonly failed: Array<{ readonly id: string; readonly error: string }>;
+  readonly changed: boolean;
+}
+
+export interface DataPlane {
+  readonly hostId: string;
+  /** The bound underlay address, `ip:port` (the actual port when 0 was asked for). */
+  readonly underlay: string;
+  apply(desired: Desired): Promise<ApplyResult>;
+  /** Sets (and pins: no more learning) where the VM's packets are delivered. Throws on an unknown VM or a bad address. */
+  attachVm(vmId: string, peer: string): void;
+  vmPorts(): VmPortInfo[];
+  counters(): DataPlaneCounters;
+  close(): Promise<void>;
+}
+
+/** `host:port` → parts; undefined when the port is missing or out of range. */
+export function parseHostPort(s: string): { host: string; port: number } | undefined {
+  const i = s.lastIndexOf(':');
+  if (i <= 0) return undefined;
+  const host = s.slice(0, i);
+  const port = Number(s.slice(i + 1));
+  if (!/^\d+$/.test(s.slice(i + 1)) || port > 65535) return undefined;
+  return { host, port };
+}
+
+export const bindUdp = (host: string, port: number): Promise<Socket> =>
+  new Promise((resolve, reject) => {
+    const s = dgram.createSocket('udp4');
+    const onError = (e: Error): void => {
+      s.close();
+      reject(e);
+    };
+    s.once('error', onError);
+    s.bind(port, host, () => {
+      s.off('error', onError);
+      resolve(s);
+    });
+  });
+
+export const closeUdp = (s: Socket): Promise<void> =>
+  new Promise((resolve) => {
+    try {
+      s.close(() => resolve());
+    } catch {
+      resolve(); // already closed
+    }
+  });
+
+export const zeroCounters = (): DataPlaneCounters => ({
+  vmRxPackets: 0,
+  vmRxBytes: 0,
+  vmTxPackets: 0,
+  vmTxBytes: 0,
+  underlayRxPackets: 0,
+  underlayRxBytes: 0,
+  underlayTxPackets: 0,
+  underlayTxBytes: 0,
+  localPackets: 0,
+  drops: Object.fromEntries(DATAPLANE_DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>,
+});

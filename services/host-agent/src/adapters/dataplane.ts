@@ -1,0 +1,328 @@
+/**
+ * The host agent's userspace data plane (design.md, "The data plane").
+ *
+ * - One underlay UDP socket (`127.0.1.N:6081` on one machine) carries vnet Geneve frames
+ *   between hosts.
+ * - One VM port per local VM: a UDP socket on `vmPortHost` carrying raw IPv4 packets, one
+ *   per datagram (what `socat TUN:… UDP:…` or a simulated VM sends). Where to deliver to the
+ *   VM (its peer) is learned from the source of the packets it sends, or set with `attachVm`.
+ *
+ * Programmed through an idempotent `apply(desired)` (Tailscale's `router.Set` style): the
+ * same desired state twice changes nothing (same ports, no socket re-opened); a changed one
+ * opens/closes only the VM ports that differ and adds/removes/replaces only the routes that
+ * differ. Applies are serialised.
+ *
+ * Packet path (no throw, every drop counted by reason):
+ * - VM → network: inner IPv4 header must parse (`bad-inner`), its source must be the VM's IP
+ *   (`spoofed-source`), its destination must be in the VM's VNI table (`no-route`); a local
+ *   destination is delivered straight to that VM's port, a remote one gets the 36-byte vnet
+ *   header and goes to the destination host's underlay address.
+ * - underlay → VM: `decodeVnetFrame` (each refusal counted by its reason), then the local VM
+ *   with (VNI, inner destination) (`no-local-vm`), which must have a peer (`vm-not-attached`).
+ *
+ * Addresses on the packet path are u32 numbers (no string per packet); headers are built
+ * once per VNI at apply time and sent as `[header, packet]` (no copy of the packet).
+ */
+import type { RemoteInfo, Socket } from 'node:dgram';
+import {
+  decodeVnetFrame,
+  encodeVnetHeader,
+  ipv4FromString,
+  parseIpv4Header,
+  VNET_HEADER_LENGTH,
+  VNET_TOKEN_LENGTH,
+  type TokenOption,
+} from '@vnet/geneve';
+import type { Desired } from '../domain/desired';
+import type { Tunnel } from '../domain/table';
+import { bindUdp, closeUdp, parseHostPort, zeroCounters, type ApplyResult, type DataPlane, type DataPlaneOptions } from './dataplane-types';
+
+export * from './dataplane-types';
+
+/**
+ * Placeholder token until pair tokens exist (a later issue): key 0, expiry 0, 16 zero bytes.
+ * Receivers do not verify tokens yet; once they do, headers move from per-VNI to per-pair.
+ */
+const PLACEHOLDER_TOKEN: TokenOption = { keyId: 0, expiresAt: 0, token: new Uint8Array(VNET_TOKEN_LENGTH) };
+
+interface VmPort {
+  readonly vmId: string;
+  vni: number;
+  ip: string;
+  ipNum: number;
+  readonly socket: Socket;
+  readonly port: number;
+  peerHost: string | undefined;
+  peerPort: number;
+  pinned: boolean;
+}
+
+interface Route {
+  /** The key in the desired tunnel table (dotted quad). */
+  readonly ip: string;
+  readonly entry: Tunnel;
+  /** The destination runs on this host: deliver to its VM port. */
+  readonly local: boolean;
+  readonly host: string;
+  readonly port: number;
+  /** The 36-byte vnet header for this route's VNI (shared per VNI). */
+  readonly header: Buffer;
+}
+
+/** Binds the underlay socket and returns a data plane with no VM and no route. */
+export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane> {
+  const addr = parseHostPort(opts.underlay);
+  if (!addr) throw new Error(`dataplane: bad underlay address ${opts.underlay}`);
+  const vmPortHost = opts.vmPortHost ?? '127.0.0.1';
+  const fixedPorts = opts.vmPorts ?? {};
+  const c = zeroCounters();
+  const drops = c.drops;
+  const vms = new Map<string, VmPort>();
+  /** (VNI, u32 IP) → local VM, for delivery. */
+  const localByVni = new Map<number, Map<number, VmPort>>();
+  /** (VNI, u32 IP) → route, for forwarding. */
+  const routes = new Map<number, Map<number, Route>>();
+  const headers = new Map<number, Buffer>();
+  let closed = false;
+  let chain: Promise<unknown> = Promise.resolve();
+
+  const underlaySocket = await bindUdp(addr.host, addr.port);
+  const bound = underlaySocket.address();
+  const onSendError = (): void => {
+    drops['send-error']++;
+  };
+  underlaySocket.on('error', onSendError);
+
+  const headerFor = (vni: number): Buffer => {
+    let h = headers.get(vni);
+    if (!h) {
+      h = Buffer.alloc(VNET_HEADER_LENGTH);
+      encodeVnetHeader(vni, PLACEHOLDER_TOKEN, h, 0);
+      headers.set(vni, h);
+    }
+    return h;
+  };
+
+  const deliver = (vm: VmPort, packet: Uint8Array): void => {
+    if (vm.peerHost === undefined) {
+      drops['vm-not-attached']++;
+      return;
+    }
+    c.vmTxPackets++;
+    c.vmTxBytes += packet.length;
+    vm.socket.send(packet, vm.peerPort, vm.peerHost);
+  };
+
+  const fromVm = (vm: VmPort, msg: Buffer, rinfo: RemoteInfo): void => {
+    c.vmRxPackets++;
+    c.vmRxBytes += msg.length;
+    if (!vm.pinned && (vm.peerPort !== rinfo.port || vm.peerHost !== rinfo.address)) {
+      vm.peerHost = rinfo.address;
+      vm.peerPort = rinfo.port;
+    }
+    const p = parseIpv4Header(msg);
+    if (!p.ok) {
+      drops['bad-inner']++;
+      return;
+    }
+    const { src, dst } = p.value;
+    if (src !== vm.ipNum) {
+      drops['spoofed-source']++;
+      return;
+    }
+    const route = routes.get(vm.vni)?.get(dst);
+    if (!route) {
+      drops['no-route']++;
+      return;
+    }
+    if (route.local) {
+      const target = localByVni.get(vm.vni)?.get(dst);
+      if (!target) {
+        drops['no-local-vm']++;
+        return;
+      }
+      c.localPackets++;
+      deliver(target, msg);
+      return;
+    }
+    c.underlayTxPackets++;
+    c.underlayTxBytes += VNET_HEADER_LENGTH + msg.length;
+    underlaySocket.send([route.header, msg], route.port, route.host);
+  };
+
+  const fromUnderlay = (msg: Buffer): void => {
+    c.underlayRxPackets++;
+    c.underlayRxBytes += msg.length;
+    const f = decodeVnetFrame(msg);
+    if (!f.ok) {
+      drops[f.reason]++;
+      return;
+    }
+    // Tokens are not verified yet (a later issue): any well-formed frame for a local VM is delivered.
+    const { vni, inner, geneve } = f.value;
+    const vm = localByVni.get(vni)?.get(inner.dst);
+    if (!vm) {
+      drops['no-local-vm']++;
+      return;
+    }
+    deliver(vm, geneve.payload);
+  };
+  underlaySocket.on('message', fromUnderlay);
+
+  const index = (vm: VmPort): void => {
+    let m = localByVni.get(vm.vni);
+    if (!m) localByVni.set(vm.vni, (m = new Map()));
+    m.set(vm.ipNum, vm);
+  };
+  const unindex = (vm: VmPort): void => {
+    const m = localByVni.get(vm.vni);
+    if (m?.get(vm.ipNum) !== vm) return;
+    m.delete(vm.ipNum);
+    if (m.size === 0) localByVni.delete(vm.vni);
+  };
+
+  const openVm = async (vmId: string, vni: number, ip: string, ipNum: number): Promise<VmPort> => {
+    const socket = await bindUdp(vmPortHost, fixedPorts[vmId] ?? 0);
+    const vm: VmPort = { vmId, vni, ip, ipNum, socket, port: socket.address().port, peerHost: undefined, peerPort: 0, pinned: false };
+    socket.on('error', onSendError);
+    socket.on('message', (msg, rinfo) => fromVm(vm, msg, rinfo));
+    return vm;
+  };
+
+  async function applyNow(desired: Desired): Promise<ApplyResult> {
+    if (closed) throw new Error('dataplane: closed');
+    const r = { vmsAdded: [] as string[], vmsRemoved: [] as string[], vmsChanged: [] as string[], routesAdded: 0, routesRemoved: 0, routesChanged: 0 };
+    const failed: Array<{ id: string; error: string }> = [];
+
+    // Routes: synchronous, only the differences.
+    for (const [vni, m] of routes) {
+      const want = desired.tunnels.get(vni);
+      for (const [ipNum, route] of m) {
+        if (!want?.has(route.ip)) {
+          m.delete(ipNum);
+          r.routesRemoved++;
+        }
+      }
+      if (m.size === 0) {
+        routes.delete(vni);
+        headers.delete(vni);
+      }
+    }
+    for (const [vni, want] of desired.tunnels) {
+      if (!Number.isInteger(vni) || vni < 0 || vni > 0xffffff) {
+        failed.push({ id: `vni ${vni}`, error: 'bad VNI' });
+        continue;
+      }
+      for (const [ip, entry] of want) {
+        const ipNum = ipv4FromString(ip);
+        if (ipNum === undefined) {
+          failed.push({ id: `${vni}/${ip}`, error: 'bad IP' });
+          continue;
+        }
+        const existing = routes.get(vni)?.get(ipNum);
+        if (existing && existing.ip === ip && sameTunnel(existing.entry, entry)) continue;
+        const local = entry.hostId === opts.hostId;
+        const to = parseHostPort(entry.underlay);
+        if (!local && !to) {
+          failed.push({ id: `${vni}/${ip}`, error: `bad underlay ${entry.underlay}` });
+          if (existing) {
+            routes.get(vni)!.delete(ipNum);
+            r.routesRemoved++;
+          }
+          continue;
+        }
+        let m = routes.get(vni);
+        if (!m) routes.set(vni, (m = new Map()));
+        m.set(ipNum, { ip, entry, local, host: to?.host ?? '', port: to?.port ?? 0, header: headerFor(vni) });
+        if (existing) r.routesChanged++;
+        else r.routesAdded++;
+      }
+    }
+
+    // VM ports: close the removed ones, re-index the changed ones, open the new ones.
+    const wanted = new Map(desired.vms.map((v) => [v.vmId, v]));
+    const closing: Promise<void>[] = [];
+    for (const [vmId, vm] of vms) {
+      if (wanted.has(vmId)) continue;
+      vms.delete(vmId);
+      unindex(vm);
+      closing.push(closeUdp(vm.socket));
+      r.vmsRemoved.push(vmId);
+    }
+    const opening: Promise<void>[] = [];
+    for (const { vmId, vni, ip } of wanted.values()) {
+      const ipNum = ipv4FromString(ip);
+      if (ipNum === undefined || !Number.isInteger(vni) || vni < 0 || vni > 0xffffff) {
+        failed.push({ id: vmId, error: `bad VM address ${vni}/${ip}` });
+        continue;
+      }
+      const vm = vms.get(vmId);
+      if (vm) {
+        if (vm.vni === vni && vm.ipNum === ipNum) continue;
+        unindex(vm);
+        vm.vni = vni;
+        vm.ip = ip;
+        vm.ipNum = ipNum;
+        index(vm);
+        r.vmsChanged.push(vmId);
+        continue;
+      }
+      opening.push(
+        openVm(vmId, vni, ip, ipNum).then(
+          (opened) => {
+            if (closed) return closeUdp(opened.socket);
+            vms.set(vmId, opened);
+            index(opened);
+            r.vmsAdded.push(vmId);
+          },
+          (e: unknown) => {
+            failed.push({ id: vmId, error: e instanceof Error ? e.message : String(e) });
+          },
+        ),
+      );
+    }
+    await Promise.all([...closing, ...opening]);
+    r.vmsAdded.sort();
+    const changed = r.vmsAdded.length + r.vmsRemoved.length + r.vmsChanged.length + r.routesAdded + r.routesRemoved + r.routesChanged > 0;
+    return { ...r, failed, changed };
+  }
+
+  return {
+    hostId: opts.hostId,
+    underlay: `${bound.address}:${bound.port}`,
+    apply(desired) {
+      const next = chain.then(() => applyNow(desired));
+      chain = next.catch(() => undefined);
+      return next;
+    },
+    attachVm(vmId, peer) {
+      const vm = vms.get(vmId);
+      if (!vm) throw new Error(`dataplane: no VM port for ${vmId}`);
+      const p = parseHostPort(peer);
+      if (!p || p.port === 0) throw new Error(`dataplane: bad peer address ${peer}`);
+      vm.peerHost = p.host;
+      vm.peerPort = p.port;
+      vm.pinned = true;
+    },
+    vmPorts() {
+      return [...vms.values()]
+        .map((v) => ({ vmId: v.vmId, vni: v.vni, ip: v.ip, port: v.port, ...(v.peerHost === undefined ? {} : { peer: `${v.peerHost}:${v.peerPort}` }) }))
+        .sort((a, b) => (a.vmId < b.vmId ? -1 : a.vmId > b.vmId ? 1 : 0));
+    },
+    counters() {
+      return { ...c, drops: { ...drops } };
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await chain;
+      const all = [underlaySocket, ...[...vms.values()].map((v) => v.socket)];
+      vms.clear();
+      localByVni.clear();
+      routes.clear();
+      await Promise.all(all.map(closeUdp));
+    },
+  };
+}
+
+const sameTunnel = (a: Tunnel, b: Tunnel): boolean => a.vmId === b.vmId && a.hostId === b.hostId && a.underlay === b.underlay;
