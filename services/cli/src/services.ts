@@ -16,7 +16,10 @@ export interface ServiceDef {
   readonly portOffset: number;
 }
 
-const ALL: readonly Omit<ServiceDef, 'entry'>[] = [{ name: 'gateway', portOffset: 1 }];
+const ALL: readonly Omit<ServiceDef, 'entry'>[] = [
+  { name: 'gateway', portOffset: 1 },
+  { name: 'mapping', portOffset: 2 },
+];
 
 /** The services whose entry point exists in this checkout. */
 export function availableServices(): ServiceDef[] {

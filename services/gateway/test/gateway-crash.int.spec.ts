@@ -7,13 +7,12 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import * as E from 'fp-ts/lib/Either.js';
 import type { EventStore, StorableEvent } from '@vnet/eventstore';
-import { startTestNats, type TestNats } from '@vnet/eventstore/testing';
 import { vnetTopology } from '@vnet/topology';
-import { startGateway, until, type GatewayProcess } from './support';
+import { startService, startTestNats, until, type ServiceProcess, type TestNats } from '@vnet/eventstore/testing';
 
 let nats: TestNats;
 let store: EventStore<StorableEvent & Record<string, unknown>>;
-const gateways: GatewayProcess[] = [];
+const gateways: ServiceProcess[] = [];
 
 before(async () => {
   nats = await startTestNats(vnetTopology());
@@ -29,7 +28,7 @@ describe('gateway killed mid-stream', () => {
     const n = 3000;
     const enc = new TextEncoder();
     const ids = Array.from({ length: n }, () => randomUUID());
-    const first = await startGateway(nats.url);
+    const first = await startService('gateway', nats.url);
     gateways.push(first);
     const publishing = (async () => {
       for (let i = 0; i < n; i += 100) {
@@ -49,7 +48,7 @@ describe('gateway killed mid-stream', () => {
     await first.stop('SIGKILL');
     const storedAtKill = await store.count('VNET_EVENTS');
     await publishing;
-    const second = await startGateway(nats.url);
+    const second = await startService('gateway', nats.url);
     gateways.push(second);
     await until(async () => ((await store.count('VNET_EVENTS')) >= n ? true : undefined), 'all stored', 60_000);
     await new Promise((r) => setTimeout(r, 500));

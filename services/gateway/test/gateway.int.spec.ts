@@ -10,15 +10,14 @@ import fc from 'fast-check';
 import { validateExternal } from '@vnet/events';
 import { arbitraryDomainEvent } from '@vnet/events/testing';
 import type { EventStore, StorableEvent } from '@vnet/eventstore';
-import { startTestNats, type TestNats } from '@vnet/eventstore/testing';
 import { vnetTopology } from '@vnet/topology';
-import { startGateway, until, type GatewayProcess } from './support';
+import { startService, startTestNats, until, type ServiceProcess, type TestNats } from '@vnet/eventstore/testing';
 
 type Json = StorableEvent & Record<string, unknown>;
 const enc = new TextEncoder();
 let nats: TestNats;
 let store: EventStore<Json>;
-let gw: GatewayProcess;
+let gw: ServiceProcess;
 
 async function logCounts(): Promise<Map<string, number>> {
   const ids = new Map<string, number>();
@@ -54,7 +53,7 @@ async function publish(subject: string, bytes: Uint8Array): Promise<number> {
 before(async () => {
   nats = await startTestNats(vnetTopology());
   store = await nats.connectJson('gateway-test');
-  gw = await startGateway(nats.url);
+  gw = await startService('gateway', nats.url);
 });
 
 after(async () => {

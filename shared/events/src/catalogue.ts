@@ -6,6 +6,8 @@
  *               NetworkCreated, VmPlaced, VmDeleted.
  * - 2026-11-25  HostRegistered v2: `address` ("ip:port") renamed `underlay` (a DNS name is now
  *               allowed as host) and optional `capacity` added. v1 is upcast on read.
+ * - 2026-11-26  v1 of VmPlacementRejected, VmMappingAdded, VmMappingRemoved, HostVmAttached,
+ *               HostVmDetached (internal: written by the mapping service only).
  */
 import * as t from 'io-ts';
 import { envelopeCodec, type EnvelopeC } from './envelope';
@@ -23,6 +25,11 @@ export const CURRENT_VERSIONS = {
   NetworkCreated: 1,
   VmPlaced: 1,
   VmDeleted: 1,
+  VmPlacementRejected: 1,
+  VmMappingAdded: 1,
+  VmMappingRemoved: 1,
+  HostVmAttached: 1,
+  HostVmDetached: 1,
 } as const satisfies { readonly [K in Types]: number };
 
 /** The envelope codec type of every event type at its current version. */
@@ -40,6 +47,11 @@ export const ENVELOPE_CODECS: EnvelopeCodecs = {
   NetworkCreated: envelopeCodec('NetworkCreated', CURRENT_VERSIONS.NetworkCreated, PAYLOAD_CODECS.NetworkCreated),
   VmPlaced: envelopeCodec('VmPlaced', CURRENT_VERSIONS.VmPlaced, PAYLOAD_CODECS.VmPlaced),
   VmDeleted: envelopeCodec('VmDeleted', CURRENT_VERSIONS.VmDeleted, PAYLOAD_CODECS.VmDeleted),
+  VmPlacementRejected: envelopeCodec('VmPlacementRejected', CURRENT_VERSIONS.VmPlacementRejected, PAYLOAD_CODECS.VmPlacementRejected),
+  VmMappingAdded: envelopeCodec('VmMappingAdded', CURRENT_VERSIONS.VmMappingAdded, PAYLOAD_CODECS.VmMappingAdded),
+  VmMappingRemoved: envelopeCodec('VmMappingRemoved', CURRENT_VERSIONS.VmMappingRemoved, PAYLOAD_CODECS.VmMappingRemoved),
+  HostVmAttached: envelopeCodec('HostVmAttached', CURRENT_VERSIONS.HostVmAttached, PAYLOAD_CODECS.HostVmAttached),
+  HostVmDetached: envelopeCodec('HostVmDetached', CURRENT_VERSIONS.HostVmDetached, PAYLOAD_CODECS.HostVmDetached),
 };
 
 /** Every domain event, as deciders and projections see it: the current version, decoded. */
@@ -83,6 +95,11 @@ export const EVENT_DESCRIPTIONS: { readonly [K in EventType]: string } = {
   NetworkCreated: 'A virtual network of a project exists, with its VNI and IPv4 CIDR.',
   VmPlaced: 'A VM has an address on a network and runs on a host.',
   VmDeleted: 'A VM is gone; its address is free.',
+  VmPlacementRejected: 'The mapping service refused a placement, with the reason; the VM has no mapping.',
+  VmMappingAdded: 'A virtual IP in a VNI is a VM on a host, reachable at the host underlay address.',
+  VmMappingRemoved: 'A virtual IP in a VNI no longer maps to that VM and host.',
+  HostVmAttached: 'A host runs a VM, so its agent follows the VM\'s VNI.',
+  HostVmDetached: 'A host no longer runs a VM.',
 };
 
 /** True when `s` names an event type of the catalogue. */

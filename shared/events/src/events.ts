@@ -48,7 +48,9 @@ function assertNever(x: never): never {
 
 /**
  * The stream (aggregate) an event belongs to: `region.<id>`, `datacenter.<id>`, `host.<id>`,
- * `network.<id>` or `vm.<id>`. The event store publishes it on `vnet.evt.<stream>`.
+ * `network.<id>` or `vm.<id>`; the mapping service's outputs go to `vni.<vni>` (mappings,
+ * followed per VNI by host agents), `hostvms.<hostId>` (which VMs a host runs) and `vm.<id>`
+ * (rejections). The event store publishes it on `vnet.evt.<stream>`.
  */
 export function streamNameOf(ev: DomainEvent): string {
   switch (ev.type) {
@@ -64,7 +66,14 @@ export function streamNameOf(ev: DomainEvent): string {
       return `network.${ev.payload.networkId}`;
     case 'VmPlaced':
     case 'VmDeleted':
+    case 'VmPlacementRejected':
       return `vm.${ev.payload.vmId}`;
+    case 'VmMappingAdded':
+    case 'VmMappingRemoved':
+      return `vni.${ev.payload.vni}`;
+    case 'HostVmAttached':
+    case 'HostVmDetached':
+      return `hostvms.${ev.payload.hostId}`;
     default:
       return assertNever(ev);
   }
@@ -100,6 +109,23 @@ export function describeEvent(ev: DomainEvent): string {
     }
     case 'VmDeleted':
       return `VmDeleted vm=${ev.payload.vmId}`;
+    case 'VmPlacementRejected': {
+      const p = ev.payload;
+      return `VmPlacementRejected vm=${p.vmId} net=${p.networkId} vni=${p.vni} ip=${p.ip} host=${p.hostId} reason=${p.reason} detail=${q(p.detail)}`;
+    }
+    case 'VmMappingAdded': {
+      const p = ev.payload;
+      return `VmMappingAdded vni=${p.vni} ip=${p.ip} vm=${p.vmId} host=${p.hostId} underlay=${p.underlay}`;
+    }
+    case 'VmMappingRemoved': {
+      const p = ev.payload;
+      return `VmMappingRemoved vni=${p.vni} ip=${p.ip} vm=${p.vmId} host=${p.hostId} reason=${p.reason}`;
+    }
+    case 'HostVmAttached':
+    case 'HostVmDetached': {
+      const p = ev.payload;
+      return `${ev.type} host=${p.hostId} vm=${p.vmId} vni=${p.vni} ip=${p.ip}`;
+    }
     default:
       return assertNever(ev);
   }

@@ -41,11 +41,18 @@ export {
   HostDrainedPayload,
   HostRegisteredPayload,
   HostRemovedPayload,
+  HostVmAttachedPayload,
+  HostVmDetachedPayload,
+  MappingRemovalReason,
   NetworkCreatedPayload,
   PAYLOAD_CODECS,
+  PlacementRejectionReason,
   RegionDeclaredPayload,
   VmDeletedPayload,
+  VmMappingAddedPayload,
+  VmMappingRemovedPayload,
   VmPlacedPayload,
+  VmPlacementRejectedPayload,
 } from './payloads';
 export { CausationId, envelopeCodec, type EnvelopeC } from './envelope';
 export {

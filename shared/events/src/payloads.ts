@@ -86,6 +86,91 @@ export const VmDeletedPayload = closed('VmDeleted payload', { vmId: VmId });
 /** Payload of `VmDeleted`. */
 export type VmDeletedPayload = t.TypeOf<typeof VmDeletedPayload>;
 
+// ---- Internal events of the mapping service (not publishable by external systems) ----
+
+/** Why the mapping service refused a `VmPlaced`. */
+export const PlacementRejectionReason = t.union(
+  [
+    t.literal('unknown-network'),
+    t.literal('vni-mismatch'),
+    t.literal('ip-outside-cidr'),
+    t.literal('unknown-host'),
+    t.literal('host-drained'),
+    t.literal('host-removed'),
+    t.literal('vm-already-placed'),
+    t.literal('ip-in-use'),
+  ],
+  'PlacementRejectionReason',
+);
+/** Why the mapping service refused a `VmPlaced`. */
+export type PlacementRejectionReason = t.TypeOf<typeof PlacementRejectionReason>;
+
+/** Why a VM's mapping went away. */
+export const MappingRemovalReason = t.union([t.literal('vm-deleted'), t.literal('host-removed')], 'MappingRemovalReason');
+/** Why a VM's mapping went away. */
+export type MappingRemovalReason = t.TypeOf<typeof MappingRemovalReason>;
+
+/**
+ * The mapping service refused a placement: the VM has no mapping. Stored on the VM's stream
+ * (`vm.<vmId>`) right after the `VmPlaced` it answers, so whoever placed it reads why.
+ */
+export const VmPlacementRejectedPayload = closed('VmPlacementRejected payload', {
+  vmId: VmId,
+  networkId: NetworkId,
+  vni: Vni,
+  ip: Ipv4,
+  hostId: HostId,
+  reason: PlacementRejectionReason,
+  detail: t.string,
+});
+/** Payload of `VmPlacementRejected`. */
+export type VmPlacementRejectedPayload = t.TypeOf<typeof VmPlacementRejectedPayload>;
+
+/**
+ * Virtual IP `ip` in network `vni` is VM `vmId`, reachable through `hostId` at `underlay`.
+ * On the per-VNI stream `vni.<vni>`, so a host agent follows exactly the VNIs it has VMs in.
+ */
+export const VmMappingAddedPayload = closed('VmMappingAdded payload', {
+  vni: Vni,
+  ip: Ipv4,
+  vmId: VmId,
+  hostId: HostId,
+  underlay: UnderlayAddress,
+});
+/** Payload of `VmMappingAdded`. */
+export type VmMappingAddedPayload = t.TypeOf<typeof VmMappingAddedPayload>;
+
+/** The mapping of `ip` in `vni` to `vmId` on `hostId` is gone (stream `vni.<vni>`). */
+export const VmMappingRemovedPayload = closed('VmMappingRemoved payload', {
+  vni: Vni,
+  ip: Ipv4,
+  vmId: VmId,
+  hostId: HostId,
+  reason: MappingRemovalReason,
+});
+/** Payload of `VmMappingRemoved`. */
+export type VmMappingRemovedPayload = t.TypeOf<typeof VmMappingRemovedPayload>;
+
+/** Host `hostId` runs VM `vmId` (stream `hostvms.<hostId>`): the agent follows `vni.<vni>`. */
+export const HostVmAttachedPayload = closed('HostVmAttached payload', {
+  hostId: HostId,
+  vmId: VmId,
+  vni: Vni,
+  ip: Ipv4,
+});
+/** Payload of `HostVmAttached`. */
+export type HostVmAttachedPayload = t.TypeOf<typeof HostVmAttachedPayload>;
+
+/** Host `hostId` no longer runs VM `vmId` (stream `hostvms.<hostId>`). */
+export const HostVmDetachedPayload = closed('HostVmDetached payload', {
+  hostId: HostId,
+  vmId: VmId,
+  vni: Vni,
+  ip: Ipv4,
+});
+/** Payload of `HostVmDetached`. */
+export type HostVmDetachedPayload = t.TypeOf<typeof HostVmDetachedPayload>;
+
 /** The current payload codec of every event type. Adding an event starts here. */
 export const PAYLOAD_CODECS = {
   RegionDeclared: RegionDeclaredPayload,
@@ -96,4 +181,9 @@ export const PAYLOAD_CODECS = {
   NetworkCreated: NetworkCreatedPayload,
   VmPlaced: VmPlacedPayload,
   VmDeleted: VmDeletedPayload,
+  VmPlacementRejected: VmPlacementRejectedPayload,
+  VmMappingAdded: VmMappingAddedPayload,
+  VmMappingRemoved: VmMappingRemovedPayload,
+  HostVmAttached: HostVmAttachedPayload,
+  HostVmDetached: HostVmDetachedPayload,
 } as const;

@@ -19,6 +19,7 @@ import {
   newEvent,
   ProjectId,
   streamNameOf,
+  UnderlayAddress,
   VmId,
   Vni,
 } from '../src/index';
@@ -69,10 +70,20 @@ describe('streamNameOf', () => {
     assert.equal(streamNameOf(newEvent('VmDeleted', { vmId: vmPayload.vmId })), 'vm.web-1');
     assert.equal(streamNameOf(newEvent('HostRemoved', { hostId: vmPayload.hostId })), 'host.h1');
   });
+  it('puts the mapping service outputs on per-VNI, per-host and per-VM streams', () => {
+    const { vmId, vni, ip, hostId, networkId } = vmPayload;
+    const underlay = mustDecode(UnderlayAddress, '127.0.1.1:6081');
+    assert.equal(streamNameOf(newEvent('VmMappingAdded', { vni, ip, vmId, hostId, underlay })), 'vni.1001');
+    assert.equal(streamNameOf(newEvent('VmMappingRemoved', { vni, ip, vmId, hostId, reason: 'vm-deleted' })), 'vni.1001');
+    assert.equal(streamNameOf(newEvent('HostVmAttached', { hostId, vmId, vni, ip })), 'hostvms.h1');
+    assert.equal(streamNameOf(newEvent('HostVmDetached', { hostId, vmId, vni, ip })), 'hostvms.h1');
+    const rejected = newEvent('VmPlacementRejected', { vmId, networkId, vni, ip, hostId, reason: 'ip-in-use', detail: 'x' });
+    assert.equal(streamNameOf(rejected), 'vm.web-1');
+  });
   it('is always <context>.<id> with a subject-safe id', () =>
     fc.assert(
       fc.property(arbitraryDomainEvent, (ev) =>
-        assert.match(streamNameOf(ev), /^(region|datacenter|host|network|vm)\.[a-z0-9][a-z0-9_-]{0,62}$/),
+        assert.match(streamNameOf(ev), /^(region|datacenter|host|network|vm|vni|hostvms)\.[a-z0-9][a-z0-9_-]{0,62}$/),
       ),
     ));
 });
@@ -81,6 +92,12 @@ describe('describeEvent', () => {
   it('gives the log-tail line', () => {
     assert.equal(describeEvent(newEvent('VmPlaced', vmPayload)), 'VmPlaced vm=web-1 vni=1001 ip=10.0.0.5 host=h1');
     assert.equal(describeEvent(newEvent('HostDrained', { hostId: vmPayload.hostId, reason: 'disk\nfull' })), 'HostDrained host=h1 reason="disk\\nfull"');
+    const { vmId, vni, ip, hostId, networkId } = vmPayload;
+    assert.equal(
+      describeEvent(newEvent('VmPlacementRejected', { vmId, networkId, vni, ip, hostId, reason: 'host-drained', detail: 'h1 is drained' })),
+      'VmPlacementRejected vm=web-1 net=net-a vni=1001 ip=10.0.0.5 host=h1 reason=host-drained detail="h1 is drained"',
+    );
+    assert.equal(describeEvent(newEvent('HostVmAttached', { hostId, vmId, vni, ip })), 'HostVmAttached host=h1 vm=web-1 vni=1001 ip=10.0.0.5');
   });
   it('is one line starting with the type, for any event', () =>
     fc.assert(

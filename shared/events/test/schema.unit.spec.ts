@@ -16,7 +16,7 @@ import {
   type JsonSchema,
 } from '../src/index';
 import { toSchema } from '../src/schema';
-import { arbitraryDomainEvent, arbitraryEventOf } from '../src/testing/arbitraries';
+import { arbitraryDomainEvent, arbitraryEventOf, arbitraryExternalEvent } from '../src/testing/arbitraries';
 
 const SCHEMA_FILE = fileURLToPath(new URL('../schema/external-events.schema.json', import.meta.url));
 
@@ -82,7 +82,15 @@ describe('schema/external-events.schema.json', () => {
     assert.equal(host.properties.payload.properties.capacity.additionalProperties, false);
   });
 
-  it('accepts every event the decoder accepts', () => fc.assert(fc.property(arbitraryDomainEvent, (ev) => bySchema(json(ev)))));
+  it('accepts every external event the decoder accepts', () => fc.assert(fc.property(arbitraryExternalEvent, (ev) => bySchema(json(ev)))));
+
+  it('describes no internal event: those are rejected by the schema though the decoder accepts them', () =>
+    fc.assert(
+      fc.property(
+        arbitraryDomainEvent.filter((ev) => !(EXTERNAL_EVENT_TYPES as readonly string[]).includes(ev.type)),
+        (ev) => byDecoder(json(ev)) && !bySchema(json(ev)),
+      ),
+    ));
 
   it('rejects what the decoder rejects', () => {
     const vm = json(sample(arbitraryEventOf('VmPlaced')));

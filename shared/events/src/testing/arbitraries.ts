@@ -7,7 +7,15 @@
  */
 import fc from 'fast-check';
 import * as t from 'io-ts';
-import { CURRENT_VERSIONS, EVENT_TYPES, type DomainEvent, type EventOf, type EventType, type PayloadOf } from '../catalogue';
+import {
+  CURRENT_VERSIONS,
+  EVENT_TYPES,
+  EXTERNAL_EVENT_TYPES,
+  type DomainEvent,
+  type EventOf,
+  type EventType,
+  type PayloadOf,
+} from '../catalogue';
 import {
   AGGREGATE_ID_PATTERN,
   DatacenterId,
@@ -121,6 +129,40 @@ export const arbitraryPayloads: { readonly [K in EventType]: fc.Arbitrary<Payloa
     hostId: arbitraryHostId,
   }, plain),
   VmDeleted: fc.record({ vmId: arbitraryVmId }, plain),
+  VmPlacementRejected: fc.record({
+    vmId: arbitraryVmId,
+    networkId: arbitraryNetworkId,
+    vni: arbitraryVni,
+    ip: arbitraryIpv4,
+    hostId: arbitraryHostId,
+    reason: fc.constantFrom(
+      'unknown-network',
+      'vni-mismatch',
+      'ip-outside-cidr',
+      'unknown-host',
+      'host-drained',
+      'host-removed',
+      'vm-already-placed',
+      'ip-in-use',
+    ) satisfies fc.Arbitrary<PayloadOf<'VmPlacementRejected'>['reason']>,
+    detail: fc.string({ maxLength: 80 }),
+  }, plain),
+  VmMappingAdded: fc.record({
+    vni: arbitraryVni,
+    ip: arbitraryIpv4,
+    vmId: arbitraryVmId,
+    hostId: arbitraryHostId,
+    underlay: arbitraryUnderlayAddress,
+  }, plain),
+  VmMappingRemoved: fc.record({
+    vni: arbitraryVni,
+    ip: arbitraryIpv4,
+    vmId: arbitraryVmId,
+    hostId: arbitraryHostId,
+    reason: fc.constantFrom('vm-deleted', 'host-removed') satisfies fc.Arbitrary<PayloadOf<'VmMappingRemoved'>['reason']>,
+  }, plain),
+  HostVmAttached: fc.record({ hostId: arbitraryHostId, vmId: arbitraryVmId, vni: arbitraryVni, ip: arbitraryIpv4 }, plain),
+  HostVmDetached: fc.record({ hostId: arbitraryHostId, vmId: arbitraryVmId, vni: arbitraryVni, ip: arbitraryIpv4 }, plain),
 };
 
 /** A valid current-version payload of event type `type`. */
@@ -146,4 +188,9 @@ export function arbitraryEventOf<K extends EventType>(type: K): fc.Arbitrary<Eve
 /** A valid current-version event of any type of the catalogue. */
 export const arbitraryDomainEvent: fc.Arbitrary<DomainEvent> = fc.oneof(
   ...EVENT_TYPES.map((type) => arbitraryEventOf(type) as fc.Arbitrary<DomainEvent>),
+);
+
+/** A valid current-version event of a type external systems may publish (what the JSON Schema covers). */
+export const arbitraryExternalEvent: fc.Arbitrary<DomainEvent> = fc.oneof(
+  ...EXTERNAL_EVENT_TYPES.map((type) => arbitraryEventOf(type) as fc.Arbitrary<DomainEvent>),
 );

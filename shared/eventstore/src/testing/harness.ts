@@ -46,3 +46,5 @@ export async function startTestNats(topology?: Topology, opts: NatsServerOptions
     },
   };
 }
+
+export { startService, until, type ServiceProcess, type StartServiceOptions } from './service-process';

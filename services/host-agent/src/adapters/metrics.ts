@@ -1,0 +1,34 @@
+/** Prometheus view of one host agent: table sizes and data-plane counters, read on scrape. */
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { servedVnis, tableSize, type HostTables } from '../domain/table';
+import type { DataPlane } from './dataplane';
+
+export function hostAgentMetrics(registry: Registry, tables: () => HostTables, dp: DataPlane): void {
+  new Gauge({ name: 'vnet_host_tunnel_entries', help: 'tunnel table entries over all served VNIs', registers: [registry], collect() { this.set(tableSize(tables())); } });
+  new Gauge({ name: 'vnet_host_served_vnis', help: 'VNIs with at least one local VM', registers: [registry], collect() { this.set(servedVnis(tables()).length); } });
+  new Gauge({ name: 'vnet_host_local_vms', help: 'VMs running on this host', registers: [registry], collect() { this.set(tables().local.size); } });
+  new Counter({
+    name: 'vnet_host_packets_total',
+    help: 'packets through the data plane, by direction',
+    labelNames: ['direction'],
+    registers: [registry],
+    collect() {
+      const c = dp.counters();
+      this.reset();
+      this.inc({ direction: 'vm_rx' }, c.vmRxPackets);
+      this.inc({ direction: 'vm_tx' }, c.vmTxPackets);
+      this.inc({ direction: 'underlay_rx' }, c.underlayRxPackets);
+      this.inc({ direction: 'underlay_tx' }, c.underlayTxPackets);
+    },
+  });
+  new Counter({
+    name: 'vnet_host_drops_total',
+    help: 'packets dropped, by reason',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [reason, n] of Object.entries(dp.counters().drops)) this.inc({ reason }, n);
+    },
+  });
+}

@@ -1,0 +1,78 @@
+/**
+ * host-agent: one per host. Folds its slice of the log into tunnel tables and programs the
+ * userspace Geneve data plane with them. Configuration by environment: VNET_HOST_ID
+ * (required), NATS_URL, VNET_UNDERLAY (default: the address of the host's HostRegistered),
+ * VNET_SNAPSHOT_EVERY, VNET_REGISTRATION_WAIT_MS, VNET_HTTP_HOST/PORT, VNET_LOG_LEVEL.
+ */
+import { domainEventCodec } from '@vnet/events';
+import { EventStore } from '@vnet/eventstore';
+import { loadConfig, startServiceRuntime } from '@vnet/service-kit';
+import { createDataPlane, type DataPlane } from './adapters/dataplane';
+import { startFollowing } from './adapters/follow';
+import { hostAgentMetrics } from './adapters/metrics';
+import { desiredFrom } from './domain/desired';
+import { servedVnis, tableSize, type HostTables } from './domain/table';
+
+const config = loadConfig({
+  hostId: { env: 'VNET_HOST_ID', kind: 'string', doc: 'the host this agent runs (e.g. h1)' },
+  natsUrl: { env: 'NATS_URL', kind: 'string', default: 'nats://127.0.0.1:4222' },
+  underlay: { env: 'VNET_UNDERLAY', kind: 'string', optional: true, doc: 'host:port to bind; default from HostRegistered' },
+  snapshotEvery: { env: 'VNET_SNAPSHOT_EVERY', kind: 'int', min: 0, max: 10_000_000, default: 10_000 },
+  registrationWaitMs: { env: 'VNET_REGISTRATION_WAIT_MS', kind: 'int', min: 0, max: 3_600_000, default: 30_000 },
+});
+let tables: () => HostTables = () => ({ hostId: config.hostId, local: new Map(), vnis: new Map(), hostPosition: 0 });
+let dp: DataPlane | undefined;
+const rt = await startServiceRuntime({
+  service: `host-agent`,
+  routes: (http) => {
+    http.get('/tables', async () => {
+      const t = tables();
+      return {
+        hostId: t.hostId,
+        servedVnis: servedVnis(t),
+        tableSize: tableSize(t),
+        vms: dp?.vmPorts() ?? [],
+        tunnels: Object.fromEntries([...t.vnis].map(([vni, v]) => [vni, Object.fromEntries(v.tunnels)])),
+      };
+    });
+  },
+});
+const store = await EventStore.connect({ servers: config.natsUrl, name: `host-agent-${config.hostId}` }, domainEventCodec);
+rt.onShutdown(() => store.close(), { name: 'nats' });
+
+/** The host's underlay address: configured, or from its registration in the log (waited
+ * for up to VNET_REGISTRATION_WAIT_MS, since an agent may start before its host is registered). */
+async function underlayOf(): Promise<string> {
+  if (config.underlay) return config.underlay;
+  const end = Date.now() + config.registrationWaitMs;
+  for (;;) {
+    let underlay: string | undefined;
+    for await (const r of store.readStream(`host.${config.hostId}`)) if (r.event.type === 'HostRegistered') underlay = r.event.payload.underlay;
+    if (underlay) return underlay;
+    if (Date.now() > end) {
+      throw new Error(`host ${config.hostId} is not registered (no HostRegistered in host.${config.hostId}); set VNET_UNDERLAY or register it`);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+dp = await createDataPlane({ hostId: config.hostId, underlay: await underlayOf() });
+rt.onShutdown(() => dp?.close(), { name: 'data plane' });
+const plane = dp;
+const follower = await startFollowing({
+  store,
+  hostId: config.hostId,
+  snapshotEvery: config.snapshotEvery,
+  onChange: (t) => {
+    plane.apply(desiredFrom(t)).then(
+      (r) => r.failed.length > 0 && rt.log.warn({ failed: r.failed }, 'data plane could not apply everything'),
+      (e: unknown) => rt.log.error({ err: e }, 'data plane apply failed'),
+    );
+  },
+  onError: (e) => rt.log.error({ err: e }, 'following the log failed'),
+});
+tables = () => follower.tables();
+rt.onShutdown(() => follower.stop(), { name: 'follower' });
+hostAgentMetrics(rt.metrics, tables, plane);
+rt.setReady(true);
+rt.log.info({ host: config.hostId, underlay: plane.underlay, restoredFrom: follower.restoredFrom }, 'host agent ready');
