@@ -57,7 +57,7 @@ after(() => {
 
 describe('vnet CLI', () => {
   it('--help teaches every command', () => {
-    for (const args of [['--help'], ['up', '--help'], ['publish', '--help'], ['tail', '--help']]) {
+    for (const args of [['--help'], ['up', '--help'], ['publish', '--help'], ['tail', '--help'], ['status', '--help'], ['host-agent', '--help']]) {
       const r = vnet(args);
       assert.equal(r.code, 0, args.join(' '));
       assert.match(r.out, /Usage: vnet/);
@@ -112,6 +112,23 @@ describe('vnet CLI', () => {
     }
     assert.equal((tail.match(/VmPlaced/g) ?? []).length, 8, tail);
     assert.equal((tail.match(/HostRegistered/g) ?? []).length, 4);
+
+    // Four host agents run, each with the demo's tunnel tables, and the demo traffic flows.
+    assert.match(first.out(), /host-agent-h4\s+pid \d+/);
+    assert.match(first.out(), /traffic\s+8 simulated VMs/);
+    let status = '';
+    for (let i = 0; i < 100 && !/h4\s+active.*\s8\s+8\s/.test(status); i++) {
+      status = vnet(['status', '--data-dir', dataDir], nats).out;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    let delivered = 0;
+    for (let i = 0; i < 50 && delivered === 0; i++) {
+      const m = await (await fetch(`http://127.0.0.1:${httpPort + 10}/metrics`)).text();
+      delivered = Number(/vnet_host_packets_total\{direction="vm_tx"[^}]*\} (\d+)/.exec(m)?.[1] ?? 0);
+      if (delivered === 0) await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.ok(delivered > 0, 'demo packets were delivered to the VMs of h1');
+    for (const h of ['h1', 'h2', 'h3', 'h4']) assert.match(status, new RegExp(`${h}\\s+active\\s+\\S+\\s+127\\.0\\.1\\.\\d:6081\\s+2\\s+8\\s+8\\s`), status);
 
     // A valid event is published and stored; a bad one is refused and nothing is written.
     const good = join(dataDir, 'good.json');

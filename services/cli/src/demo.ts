@@ -24,6 +24,9 @@ function hostPublicKey(keysDir: string, host: string): string {
 
 export const DEMO_FIRST_STREAM = 'region.eu-west';
 
+/** The demo's hosts (underlay 127.0.1.N:6081). */
+export const DEMO_HOSTS = ['h1', 'h2', 'h3', 'h4'];
+
 /** The demo's events as an external system would publish them (in order). */
 export function demoEvents(keysDir: string): Array<Record<string, unknown>> {
   const out: Array<Record<string, unknown>> = [];

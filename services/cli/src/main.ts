@@ -2,7 +2,9 @@
  * `vnet`: the operator's command line. Wires the commands; each lives in src/commands/.
  */
 import { Command } from 'commander';
+import { registerHostAgent } from './commands/hostAgent';
 import { registerPublish } from './commands/publish';
+import { registerStatus } from './commands/status';
 import { registerTail } from './commands/tail';
 import { registerUp } from './commands/up';
 
@@ -19,6 +21,8 @@ const program = new Command()
 registerUp(program);
 registerPublish(program);
 registerTail(program);
+registerStatus(program);
+registerHostAgent(program);
 
 program.addHelpText(
   'after',
@@ -27,7 +31,9 @@ Examples:
   $ npx vnet up                        run nats-server, the services and a demo topology
   $ npx vnet publish host.json         validate an event and publish it
   $ echo '{...}' | npx vnet publish -  the same from standard input
-  $ npx vnet tail                      follow the log, one line per event`,
+  $ npx vnet tail                      follow the log, one line per event
+  $ npx vnet status                    hosts, VMs per host, tunnel table sizes
+  $ npx vnet host-agent --host h1      run one host's agent in the foreground`,
 );
 
 await program.parseAsync(process.argv);

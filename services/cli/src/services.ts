@@ -25,3 +25,6 @@ const ALL: readonly Omit<ServiceDef, 'entry'>[] = [
 export function availableServices(): ServiceDef[] {
   return ALL.map((s) => ({ ...s, entry: join(REPO_ROOT, 'services', s.name, 'src', 'main.ts') })).filter((s) => existsSync(s.entry));
 }
+
+/** The host agent's entry point (one process per host, started with VNET_HOST_ID). */
+export const HOST_AGENT_ENTRY = join(REPO_ROOT, 'services', 'host-agent', 'src', 'main.ts');

@@ -4,7 +4,7 @@
  * own process, seeds the demo topology, and stops all of it on Ctrl-C.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync } from 'node:fs';
+import { mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -13,10 +13,12 @@ import { startNatsServer, NatsServerMissing, type RunningNatsServer } from '@vne
 import { describeAppendError } from '@vnet/eventstore';
 import { vnetTopology } from '@vnet/topology';
 import { CliError, action, connectStore } from '../connect';
-import { DEMO_FIRST_STREAM, demoEvents } from '../demo';
-import { REPO_ROOT, availableServices } from '../services';
+import { DEMO_FIRST_STREAM, DEMO_HOSTS, demoEvents } from '../demo';
+import { startDemoTraffic, type DemoTraffic } from '../traffic';
+import { HOST_AGENT_ENTRY, REPO_ROOT, availableServices } from '../services';
 
 interface UpOptions {
+  hosts?: string;
   dataDir: string;
   port: string;
   httpPort: string;
@@ -54,7 +56,8 @@ export function registerUp(program: Command): void {
     .option('--port <port>', 'NATS client port when vnet starts nats-server', '4222')
     .option('--http-port <port>', 'first HTTP port: services get the next ones (health, metrics)', '7100')
     .option('--replicas <n>', 'stream replicas (3 on a three-node cluster)', '1')
-    .option('--no-demo', 'do not seed the demo topology')
+    .option('--no-demo', 'do not seed the demo topology (nor start its host agents and traffic)')
+    .option('--hosts <ids>', 'host agents to run, comma-separated (default: the demo hosts h1..h4)')
     .action(
       action(async (opts: UpOptions) => {
         const port = intOption('--port', opts.port, 1, 65535);
@@ -72,6 +75,7 @@ export function registerUp(program: Command): void {
         const children: Array<{ name: string; proc: ChildProcess }> = [];
         let nats: RunningNatsServer | undefined;
         let store: Awaited<ReturnType<typeof connectStore>> | undefined;
+        let traffic: DemoTraffic | undefined;
         // The start-up step in flight: a Ctrl-C waits for it, so what it starts is stopped too.
         let step: Promise<unknown> = Promise.resolve();
         let stopping = false;
@@ -81,6 +85,7 @@ export function registerUp(program: Command): void {
           if (message) process.stderr.write(`vnet: ${message}\n`);
           process.stdout.write('\nstopping…\n');
           await step.catch(() => undefined);
+          await traffic?.stop();
           await Promise.all(children.map(async (c) => (await stopChild(c.proc), process.stdout.write(`stopped       ${c.name}\n`))));
           await store?.close().catch(() => undefined);
           if (nats) {
@@ -119,26 +124,41 @@ export function registerUp(program: Command): void {
           process.stdout.write(
             `streams       created: ${report.created.join(', ') || 'none'}; updated: ${report.updated.join(', ') || 'none'}; unchanged: ${report.unchanged.length}\n`,
           );
-          for (const svc of availableServices()) {
-            if (stopping) return;
-            const logFile = join(logDir, `${svc.name}.log`);
-            const httpPort = base + svc.portOffset;
-            const proc = spawn(process.execPath, ['--import', 'tsx', svc.entry], {
+          const started: Record<string, string> = {};
+          /** Starts one process (a service or a host agent) and waits until it is ready. */
+          const startProcess = async (name: string, entry: string, httpPort: number, env: Record<string, string> = {}) => {
+            const logFile = join(logDir, `${name}.log`);
+            const proc = spawn(process.execPath, ['--import', 'tsx', entry], {
               cwd: REPO_ROOT,
               stdio: ['ignore', openSync(logFile, 'a'), openSync(logFile, 'a')],
               // Own process group: Ctrl-C reaches only `vnet up`, which stops services before nats-server.
               detached: true,
-              env: { ...process.env, NATS_URL: url, VNET_HTTP_PORT: String(httpPort), VNET_HTTP_HOST: '127.0.0.1', VNET_REPLICAS: String(replicas) },
+              env: { ...process.env, NATS_URL: url, VNET_HTTP_PORT: String(httpPort), VNET_HTTP_HOST: '127.0.0.1', VNET_REPLICAS: String(replicas), ...env },
             });
-            children.push({ name: svc.name, proc });
+            children.push({ name, proc });
             proc.on('exit', (code, sig) => {
-              if (!stopping) process.stderr.write(`warning: ${svc.name} exited (${sig ?? `code ${code}`}); see ${logFile}\n`);
+              if (!stopping) process.stderr.write(`warning: ${name} exited (${sig ?? `code ${code}`}); see ${logFile}\n`);
             });
-            await run(waitHealthy(`http://127.0.0.1:${httpPort}/readyz`, proc, svc.name, logFile));
-            process.stdout.write(`${svc.name.padEnd(13)} pid ${proc.pid}  health http://127.0.0.1:${httpPort}/healthz  metrics http://127.0.0.1:${httpPort}/metrics  log ${logFile}\n`);
+            await run(waitHealthy(`http://127.0.0.1:${httpPort}/readyz`, proc, name, logFile));
+            started[name] = `http://127.0.0.1:${httpPort}`;
+            process.stdout.write(`${name.padEnd(13)} pid ${proc.pid}  health http://127.0.0.1:${httpPort}/healthz  metrics http://127.0.0.1:${httpPort}/metrics  log ${logFile}\n`);
+          };
+          for (const svc of availableServices()) {
+            if (stopping) return;
+            await startProcess(svc.name, svc.entry, base + svc.portOffset);
           }
           if (opts.demo) await run(seedDemo(store, join(dataDir, 'keys')));
-          process.stdout.write(`\nvnet is up. Try: NATS_URL=${url} npx vnet tail    (Ctrl-C here stops everything)\n`);
+          const hosts = opts.hosts ? opts.hosts.split(',').filter(Boolean) : opts.demo ? DEMO_HOSTS : [];
+          for (const [i, hostId] of hosts.entries()) {
+            if (stopping) return;
+            await startProcess(`host-agent-${hostId}`, HOST_AGENT_ENTRY, base + 10 + i, { VNET_HOST_ID: hostId });
+          }
+          writeFileSync(join(dataDir, 'run.json'), JSON.stringify({ nats: url, processes: started }, null, 2));
+          if (opts.demo && hosts.length > 0) {
+            traffic = await run(startDemoTraffic(started));
+            process.stdout.write(`traffic       ${traffic.describe()}\n`);
+          }
+          process.stdout.write(`\nvnet is up. Try: NATS_URL=${url} npx vnet status    or    npx vnet tail    (Ctrl-C here stops everything)\n`);
         } catch (e) {
           await shutdown(1, e instanceof CliError ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e));
         }
