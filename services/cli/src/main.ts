@@ -11,9 +11,9 @@ import { registerUp } from './commands/up';
 const program = new Command()
   .name('vnet')
   .description(
-    'vnet — an event-sourced control plane for virtual-machine networks.\n' +
-      'Every fact is an event in NATS JetStream; every table and view is a fold over that log.\n\n' +
-      'Connects to NATS_URL (default nats://127.0.0.1:4222) unless a command says otherwise.',
+    'vnet — an event-sourced control plane for virtual-machine networks. ' +
+        'Every fact is an event in NATS JetStream; every table and view is a fold over that log.\n\n' +
+        'Connects to NATS_URL (default nats://127.0.0.1:4222) unless a command says otherwise.',
   )
   .version('0.1.0')
   .showHelpAfterError('(run with --help for usage)');

@@ -11,7 +11,7 @@ export function registerHostAgent(program: Command): void {
   program
     .command('host-agent')
     .description(
-      'Run the host agent of one host: it folds its slice of the log into tunnel tables and\n' +
+      'Run the host agent of one host: it folds its slice of the log into tunnel tables and ' +
         'carries the packets of its VMs (Geneve over UDP on the host\'s underlay address).',
     )
     .requiredOption('--host <id>', 'the host this agent runs, as registered (e.g. h1)')

@@ -73,12 +73,12 @@ export function registerPublish(program: Command): void {
   program
     .command('publish')
     .description(
-      'Validate external events and publish them for the gateway to append to the log.\n' +
-        'Input: one JSON event, a JSON array of events, or one event per line (NDJSON).\n' +
-        'Missing envelope fields (correlationId, causationId, occurredAt) are filled in; a missing id is\n' +
-        'derived from type, version and payload, so publishing the same file again within the log\'s\n' +
-        'deduplication window (1 hour) stores nothing new; give each event its own id to record the\n' +
-        'same content twice. Events over 1 MiB are refused;\n' +
+      'Validate external events and publish them for the gateway to append to the log. ' +
+        'Input: one JSON event, a JSON array of events, or one event per line (NDJSON). ' +
+        'Missing envelope fields (correlationId, causationId, occurredAt) are filled in; a missing id is ' +
+        'derived from type, version and payload, so publishing the same file again within the log\'s ' +
+        'deduplication window (1 hour) stores nothing new; give each event its own id to record the ' +
+        'same content twice. Events over 1 MiB are refused; ' +
         'type, schemaVersion and payload are required. If any event is invalid, nothing is published.\n' +
         `Event types: ${EXTERNAL_EVENT_TYPES.join(', ')}.\n` +
         'The JSON Schema of every event is in shared/events/schema/external-events.schema.json.',

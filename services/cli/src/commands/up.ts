@@ -47,9 +47,9 @@ export function registerUp(program: Command): void {
   program
     .command('up')
     .description(
-      'Run vnet locally: nats-server with JetStream (in --data-dir, unless NATS_URL is set),\n' +
-        'the streams, every service as its own process, and a demo topology\n' +
-        '(2 regions, 4 hosts, 2 networks, 8 VMs). Ctrl-C stops everything cleanly.\n' +
+      'Run vnet locally: nats-server with JetStream (in --data-dir, unless NATS_URL is set), ' +
+        'the streams, every service as its own process, and a demo topology ' +
+        '(2 regions, 4 hosts, 2 networks, 8 VMs). Ctrl-C stops everything cleanly. ' +
         'Running it again on the same data changes nothing.',
     )
     .option('--data-dir <dir>', 'where JetStream data and service logs live', process.env.VNET_HOME ?? '.vnet')
