@@ -19,12 +19,13 @@ if ! node_ok; then
 fi
 
 # Debian packages: nats-server (the bus and event store), and for the data-plane tests
-# socat (TUN devices), tshark (packet decoding), iproute2 (network namespaces).
+# socat (TUN devices), tshark (packet decoding), iproute2 (network namespaces), ping.
 missing=()
 command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || missing+=(nats-server)
 command -v socat >/dev/null || missing+=(socat)
 command -v tshark >/dev/null || missing+=(tshark)
 command -v ip >/dev/null || missing+=(iproute2)
+command -v ping >/dev/null || missing+=(iputils-ping)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing Debian packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive

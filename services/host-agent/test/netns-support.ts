@@ -1,0 +1,257 @@
+/**
+ * Helpers for the host agent's tests against real kernel networking (network namespaces,
+ * TUN devices, packet capture): bounded command runs, a control plane (nats-server, gateway,
+ * mapping, host agents as processes) with a given set of hosts/networks/VMs, and a VM made
+ * of a network namespace whose TUN device is bridged to the agent's VM port by socat.
+ *
+ * Rules kept here: underlay and VM ports are on loopback only; virtual addresses (10.x) exist
+ * only on TUN devices inside namespaces this test creates (the TUN is created in the root
+ * namespace WITHOUT an address, moved into the namespace, and only there given one); every
+ * process started is stopped by pid and every namespace deleted.
+ */
+import assert from 'node:assert/strict';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import * as E from 'fp-ts/lib/Either.js';
+import type { EventStore, StorableEvent } from '@vnet/eventstore';
+import { startService, startTestNats, until, type ServiceProcess, type TestNats } from '@vnet/eventstore/testing';
+import { freePort } from '@vnet/natsd';
+import { vnetTopology } from '@vnet/topology';
+
+export interface RunResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs a command (no shell) with a timeout; never throws (code -1 if it could not run or timed out). */
+export function run(cmd: string, args: readonly string[], timeoutMs = 5000): Promise<RunResult> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : -1) : 0;
+      resolve({ code, stdout: String(stdout), stderr: String(stderr) || (err && code === -1 ? String(err.message) : '') });
+    });
+  });
+}
+
+/** Runs a command that must succeed. */
+export async function must(cmd: string, args: readonly string[], timeoutMs = 5000): Promise<RunResult> {
+  const r = await run(cmd, args, timeoutMs);
+  assert.equal(r.code, 0, `${cmd} ${args.join(' ')} failed (${r.code}): ${r.stderr.trim()}`);
+  return r;
+}
+
+/** True when `cmd` is on the PATH. */
+export function hasCommand(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { timeout: 2000 }).status === 0;
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Stops a child process by pid: SIGTERM, SIGKILL after `graceMs`. */
+export async function stopChild(proc: ChildProcess | undefined, graceMs = 2000): Promise<void> {
+  if (!proc || proc.pid === undefined || proc.exitCode !== null || proc.signalCode !== null) return;
+  let kill: NodeJS.Timeout | undefined;
+  let giveUp: NodeJS.Timeout | undefined;
+  await new Promise<void>((resolve) => {
+    proc.once('exit', () => resolve());
+    kill = setTimeout(() => proc.kill('SIGKILL'), graceMs);
+    giveUp = setTimeout(resolve, graceMs + 1000);
+    proc.kill('SIGTERM');
+  });
+  clearTimeout(kill);
+  clearTimeout(giveUp);
+}
+
+// ---------------------------------------------------------------- control plane
+
+export interface PlaneHost {
+  readonly hostId: string;
+  /** Loopback address of the host's underlay (127.0.1.x). */
+  readonly addr: string;
+}
+export interface PlaneNetwork {
+  readonly networkId: string;
+  readonly vni: number;
+  readonly cidr: string;
+}
+export interface PlaneVm {
+  readonly vmId: string;
+  readonly networkId: string;
+  readonly vni: number;
+  readonly ip: string;
+  readonly hostId: string;
+}
+export interface AgentTables {
+  vms: Array<{ vmId: string; port: number }>;
+  tableSize: number;
+  servedVnis: number[];
+}
+
+export interface Plane {
+  readonly nats: TestNats;
+  /** hostId → its underlay `host:port`. */
+  readonly underlay: ReadonlyMap<string, string>;
+  tables(hostId: string): Promise<AgentTables>;
+  /** A host agent's Prometheus counter `vnet_host_<name>_total{<label>="<value>"}` (0 when absent). */
+  counter(hostId: string, name: 'packets' | 'drops', label: string): Promise<number>;
+  /** The loopback `host:port` of a VM's port on its agent. */
+  vmPort(vm: PlaneVm): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts nats-server, gateway, mapping and one host agent per host; publishes the region,
+ * the hosts (underlay on a free port of their 127.0.1.x address), the networks and the VMs
+ * as an external system would, and waits until every agent has programmed its tables
+ * (`tableSize` = the VMs of the VNIs it serves). On failure everything started is stopped.
+ */
+export async function startPlane(name: string, hosts: readonly PlaneHost[], networks: readonly PlaneNetwork[], vms: readonly PlaneVm[]): Promise<Plane> {
+  const services: ServiceProcess[] = [];
+  const agents = new Map<string, ServiceProcess>();
+  const underlay = new Map<string, string>();
+  const nats = await startTestNats(vnetTopology());
+  const stop = async () => {
+    for (const a of agents.values()) await a.stop();
+    for (const s of services) await s.stop();
+    await nats.stop();
+  };
+  const tables = async (hostId: string): Promise<AgentTables> => (await fetch(`${agents.get(hostId)!.health}/tables`)).json() as never;
+  try {
+    const store: EventStore<StorableEvent & Record<string, unknown>> = await nats.connectJson(name);
+    const publish = async (type: string, payload: Record<string, unknown>, schemaVersion = 1) => {
+      const id = crypto.randomUUID();
+      const ev = { type, schemaVersion, id, causationId: null, correlationId: id, occurredAt: new Date().toISOString(), payload };
+      const r = await store.publishRaw(`vnet.ext.${type}`, Buffer.from(JSON.stringify(ev)), { msgId: id });
+      assert.ok(E.isRight(r), `publishing ${type}`);
+    };
+    services.push(await startService('gateway', nats.url), await startService('mapping', nats.url));
+    await publish('RegionDeclared', { regionId: 'r1', name: 'Region 1' });
+    await publish('DatacenterDeclared', { datacenterId: 'dc1', regionId: 'r1', name: 'DC 1' });
+    for (const h of hosts) {
+      const u = `${h.addr}:${await freePort(h.addr)}`;
+      underlay.set(h.hostId, u);
+      await publish('HostRegistered', { hostId: h.hostId, regionId: 'r1', datacenterId: 'dc1', underlay: u, publicKey: Buffer.alloc(32, 1).toString('base64') }, 2);
+    }
+    for (const n of networks) await publish('NetworkCreated', { networkId: n.networkId, projectId: 'p', vni: n.vni, cidr: n.cidr });
+    for (const v of vms) await publish('VmPlaced', { ...v });
+    for (const h of hosts) agents.set(h.hostId, await startService('host-agent', nats.url, { env: { VNET_HOST_ID: h.hostId } }));
+    for (const h of hosts) {
+      const served = new Set(vms.filter((v) => v.hostId === h.hostId).map((v) => v.vni));
+      const expected = vms.filter((v) => served.has(v.vni)).length;
+      await until(async () => ((await tables(h.hostId)).tableSize === expected ? true : undefined), `${h.hostId} tables (${expected} entries)`, 20_000);
+    }
+  } catch (e) {
+    await stop().catch(() => undefined);
+    throw e;
+  }
+  return {
+    nats,
+    underlay,
+    tables,
+    counter: async (hostId, name, label) => {
+      const text = await (await fetch(`${agents.get(hostId)!.health}/metrics`)).text();
+      const m = new RegExp(`^vnet_host_${name}_total\\{[^}]*="${label}"[^}]*\\} (\\d+)`, 'm').exec(text);
+      return Number(m?.[1] ?? 0);
+    },
+    vmPort: async (vm) => {
+      const port = await until(async () => (await tables(vm.hostId)).vms.find((x) => x.vmId === vm.vmId)?.port, `${vm.vmId} VM port`, 10_000);
+      return `127.0.0.1:${port}`;
+    },
+    stop,
+  };
+}
+
+// ---------------------------------------------------------------- namespaces as VMs
+
+/** Why kernel namespaces/TUN cannot be used here, or undefined when they can (probed by creating and deleting a namespace). */
+export async function netnsUnavailable(): Promise<string | undefined> {
+  if (process.platform !== 'linux') return `network namespaces need Linux (platform is ${process.platform})`;
+  for (const c of ['ip', 'socat']) if (!hasCommand(c)) return `${c} is not installed`;
+  if (!existsSync('/dev/net/tun')) return '/dev/net/tun is missing (no TUN support in this kernel/container)';
+  const probe = `vnet-t-${process.pid}-p`;
+  const r = await run('ip', ['netns', 'add', probe]);
+  if (r.code !== 0) return `cannot create a network namespace (ip netns add: ${r.stderr.trim() || `exit ${r.code}`})`;
+  // A TUN device created inside the probe namespace (never in the root one), then dropped with it.
+  const tun = await run('ip', ['-n', probe, 'tuntap', 'add', 'dev', `vtp${process.pid}`, 'mode', 'tun']);
+  await run('ip', ['netns', 'del', probe]);
+  if (tun.code !== 0) return `cannot create a TUN device (ip tuntap add: ${tun.stderr.trim() || `exit ${tun.code}`})`;
+  return undefined;
+}
+
+/** A VM made of a network namespace: its TUN device carries its packets, one per datagram, to the agent's VM port through socat. */
+export interface NsVm {
+  readonly ns: string;
+  readonly dev: string;
+  readonly ip: string;
+  readonly socat: ChildProcess;
+  /** Runs a command inside the namespace. */
+  exec(cmd: string, args: readonly string[], timeoutMs?: number): Promise<RunResult>;
+}
+
+/** Everything created by {@link createNsVm}, for cleanup (also from a process 'exit' handler). */
+const created = { namespaces: new Set<string>(), procs: new Set<ChildProcess>() };
+process.once('exit', () => {
+  for (const p of created.procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  for (const ns of created.namespaces) spawnSync('ip', ['netns', 'del', ns], { timeout: 2000 });
+});
+
+/**
+ * Creates namespace `ns`; starts socat in the root namespace with a TUN device `dev` that has
+ * NO address (`iff-no-pi`: raw IPv4, what the VM port carries) connected to the agent's VM
+ * port; moves the device into the namespace, and only there gives it `ip/prefix` and brings
+ * it (and lo) up. IPv6 is disabled in the namespace so that only the test's IPv4 is sent.
+ */
+export async function createNsVm(ns: string, dev: string, ipCidr: string, vmPort: string): Promise<NsVm> {
+  assert.ok(dev.length <= 15, `device name ${dev} is longer than 15 characters`);
+  assert.match(ipCidr, /^10\.\d+\.\d+\.\d+\/\d+$/);
+  assert.match(vmPort, /^127\.0\.0\.1:\d+$/);
+  await must('ip', ['netns', 'add', ns]);
+  created.namespaces.add(ns);
+  const sysctl = (k: string) => run('ip', ['netns', 'exec', ns, 'sysctl', '-qw', `${k}=1`]);
+  await sysctl('net.ipv6.conf.all.disable_ipv6');
+  await sysctl('net.ipv6.conf.default.disable_ipv6');
+  // socat's TUN address is optional: without one the device gets no address in the root namespace.
+  const socat = spawn('socat', ['-d', `TUN,tun-name=${dev},iff-no-pi`, `UDP:${vmPort},bind=127.0.0.1`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  created.procs.add(socat);
+  let socatErr = '';
+  socat.stderr!.on('data', (d) => (socatErr = (socatErr + String(d)).slice(-2000)));
+  await until(
+    async () => {
+      if (socat.exitCode !== null) throw new Error(`socat exited (${socat.exitCode}): ${socatErr.trim()}`);
+      return (await run('ip', ['link', 'show', 'dev', dev], 2000)).code === 0 ? true : undefined;
+    },
+    `TUN device ${dev}`,
+    5000,
+  );
+  await must('ip', ['link', 'set', dev, 'netns', ns]);
+  await run('ip', ['netns', 'exec', ns, 'sysctl', '-qw', `net.ipv6.conf.${dev}.disable_ipv6=1`]);
+  await must('ip', ['-n', ns, 'addr', 'add', ipCidr, 'dev', dev]);
+  await must('ip', ['-n', ns, 'link', 'set', dev, 'up']);
+  await must('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+  return {
+    ns,
+    dev,
+    ip: ipCidr.split('/')[0]!,
+    socat,
+    exec: (cmd, args, timeoutMs = 10_000) => run('ip', ['netns', 'exec', ns, cmd, ...args], timeoutMs),
+  };
+}
+
+/** Stops the socat of a namespace VM (which removes its TUN device) and deletes the namespace. */
+export async function destroyNsVm(ns: string, socat: ChildProcess | undefined): Promise<void> {
+  await stopChild(socat);
+  if (socat) created.procs.delete(socat);
+  if ((await run('ip', ['netns', 'list'])).stdout.split('\n').some((l) => l.split(' ')[0] === ns)) await run('ip', ['netns', 'del', ns]);
+  created.namespaces.delete(ns);
+}
+
+/** Lines of the root namespace's IPv4 addresses and routes (all tables) that mention a 10.x address or one of `devs`. */
+export async function rootTenLines(devs: readonly string[]): Promise<string[]> {
+  const addr = await must('ip', ['-4', '-o', 'addr', 'show']);
+  const route = await must('ip', ['-4', 'route', 'show', 'table', 'all']);
+  const link = await must('ip', ['-o', 'link', 'show']);
+  return [...addr.stdout.split('\n'), ...route.stdout.split('\n'), ...link.stdout.split('\n')]
+    .filter((l) => /(^|[^\d.])10\.\d+\.\d+\.\d+/.test(l) || devs.some((d) => new RegExp(`\\b${d}\\b`).test(l)))
+    .map((l) => l.trim());
+}
