@@ -25,6 +25,12 @@ const BENCHMARKS: Readonly<Record<string, Entry>> = {
     summary: 'append and replay throughput of the event store client vs raw JetStream (targets: append >= 0.80, replay >= 0.70 of raw)',
     load: () => import('./log'),
   },
+  'host-agent': {
+    summary:
+      'host agent: cold rebuild from N mappings vs raw consumption (>= 0.70, peak RSS < 512 MiB), snapshot restart vs replay (>= 10x), ' +
+      'programming latency over 100 agents (p99 < 100 ms), data-plane forwarding vs a UDP relay (>= 0.70)',
+    load: () => import('./hostAgent'),
+  },
 };
 
 function usage(): string {
