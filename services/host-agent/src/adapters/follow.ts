@@ -52,9 +52,19 @@ function toTableEvent(r: RecordedEvent<DomainEvent>): TableEvent | undefined {
 
 export async function startFollowing(o: FollowOptions): Promise<Follower> {
   const name = o.snapshotName ?? `host-tables.${o.hostId}`;
-  const snap = o.useSnapshot === false ? undefined : await o.store.loadSnapshot(name);
-  let tables = snap ? decodeTables(snap.data) : initialTables(o.hostId);
-  if (tables.hostId !== o.hostId) throw new Error(`snapshot ${name} is for host ${tables.hostId}, not ${o.hostId}`);
+  let snap = o.useSnapshot === false ? undefined : await o.store.loadSnapshot(name);
+  let tables = initialTables(o.hostId);
+  if (snap) {
+    try {
+      tables = decodeTables(snap.data);
+      if (tables.hostId !== o.hostId) throw new Error(`it is for host ${tables.hostId}, not ${o.hostId}`);
+    } catch (e) {
+      // A snapshot is only a cache of the log: one this build cannot use means a full replay.
+      o.onError?.(new Error(`snapshot ${name} not used (${e instanceof Error ? e.message : String(e)}); replaying the log`));
+      tables = initialTables(o.hostId);
+      snap = undefined;
+    }
+  }
   let folded = 0;
   let sinceSnapshot = 0;
   let saving: Promise<void> | undefined;
