@@ -43,6 +43,7 @@ import { startNatsServer, type RunningNatsServer } from '@vnet/natsd';
 import { EVENTS_STREAM } from '@vnet/topology';
 import { startFollowing, type Follower } from '../../services/host-agent/src/adapters/follow';
 import type { ChildJob, DpCommand, MeasureResult, WireDesired } from './hostAgentChild';
+import { UsageError, parseBenchOptions } from './options';
 
 const LOG = EVENTS_STREAM.name;
 const REBUILD_HOST = 'bench-h1';
@@ -118,51 +119,32 @@ options:
   --help               this text
 `;
 
-class UsageError extends Error {}
-
 function parseOptions(args: readonly string[]): Options | 'help' {
-  const out: { -readonly [K in keyof Options]: Options[K] } = { ...DEFAULTS };
-  const ints: Record<string, keyof Options> = {
-    '--events': 'events',
-    '--vnis': 'vnis',
-    '--tail': 'tail',
-    '--window': 'window',
-    '--batch': 'batch',
-    '--agents': 'agents',
-    '--latency-events': 'latencyEvents',
-    '--packets': 'packets',
-    '--burst': 'burst',
-    '--in-flight': 'inFlight',
-    '--payload-bytes': 'payloadBytes',
-    '--forward-repeats': 'forwardRepeats',
-  };
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] ?? '';
-    if (arg === '--help' || arg === '-h') return 'help';
-    if (arg === '--reset-log') {
-      out.resetLog = true;
-      continue;
-    }
-    const eq = arg.indexOf('=');
-    const flag = eq > 0 ? arg.slice(0, eq) : arg;
-    const raw = () => {
-      const v = eq > 0 ? arg.slice(eq + 1) : args[++i];
-      if (v === undefined) throw new UsageError(`${flag} needs a value`);
-      return v;
-    };
-    if (flag === '--only') {
-      const list = raw().split(',').map((s) => s.trim()).filter(Boolean);
-      for (const p of list) if (!(PHASES as readonly string[]).includes(p)) throw new UsageError(`--only: unknown phase ${JSON.stringify(p)}`);
-      out.only = new Set(list as Phase[]);
-      continue;
-    }
-    const key = ints[flag];
-    if (!key) throw new UsageError(`unknown option ${JSON.stringify(arg)}`);
-    const v = raw();
-    const n = Number(v.replace(/_/g, ''));
-    const min = key === 'tail' || key === 'payloadBytes' ? 0 : 1;
-    if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`${flag}: expected an integer >= ${min}, got ${JSON.stringify(v)}`);
-    (out as Record<string, unknown>)[key] = n;
+  const given = parseBenchOptions<keyof Options>(args, {
+    ints: {
+      '--events': ['events', 1],
+      '--vnis': ['vnis', 1],
+      '--tail': ['tail', 0],
+      '--window': ['window', 1],
+      '--batch': ['batch', 1],
+      '--agents': ['agents', 1],
+      '--latency-events': ['latencyEvents', 1],
+      '--packets': ['packets', 1],
+      '--burst': ['burst', 1],
+      '--in-flight': ['inFlight', 1],
+      '--payload-bytes': ['payloadBytes', 0],
+      '--forward-repeats': ['forwardRepeats', 1],
+    },
+    flags: { '--reset-log': 'resetLog' },
+    strings: { '--only': 'only' },
+  });
+  if (given === 'help') return 'help';
+  const { only, ...rest } = given;
+  const out = { ...DEFAULTS, ...rest } as { -readonly [K in keyof Options]: Options[K] };
+  if (typeof only === 'string') {
+    const list = only.split(',').map((p) => p.trim()).filter(Boolean);
+    for (const p of list) if (!(PHASES as readonly string[]).includes(p)) throw new UsageError(`--only: unknown phase ${JSON.stringify(p)}`);
+    out.only = new Set(list as Phase[]);
   }
   if (out.only.has('restart') && !out.only.has('rebuild')) throw new UsageError('--only: restart needs rebuild');
   if (out.events + out.tail > out.vnis * MAX_PER_VNI) throw new UsageError(`--events + --tail: at most ${MAX_PER_VNI} per VNI (one /8 each)`);

@@ -31,6 +31,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import { ANY, EventStore, jsonCodec, type EventCodec, type StorableEvent } from '@vnet/eventstore';
 import { startNatsServer, type RunningNatsServer } from '@vnet/natsd';
 import { EVENTS_STREAM } from '@vnet/topology';
+import { UsageError, parseBenchOptions } from './options';
 
 type Json = StorableEvent & Record<string, unknown>;
 
@@ -91,39 +92,23 @@ options:
   --help              this text
 `;
 
-class UsageError extends Error {}
-
 function parseOptions(args: readonly string[]): Options | 'help' {
-  const out: { -readonly [K in keyof Options]: Options[K] } = { ...DEFAULTS };
-  const ints: Record<string, keyof Options> = {
-    '--events': 'events',
-    '--payload-bytes': 'payloadBytes',
-    '--window': 'window',
-    '--batch': 'batch',
-    '--aggregates': 'aggregates',
-    '--repeats': 'repeats',
-    '--replay-repeats': 'replayRepeats',
-    '--warmup': 'warmup',
-    '--replay-batch': 'replayBatch',
-  };
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] ?? '';
-    if (arg === '--help' || arg === '-h') return 'help';
-    if (arg === '--reset-log') {
-      out.resetLog = true;
-      continue;
-    }
-    const eq = arg.indexOf('=');
-    const flag = eq > 0 ? arg.slice(0, eq) : arg;
-    const key = ints[flag];
-    if (!key) throw new UsageError(`unknown option ${JSON.stringify(arg)}`);
-    const raw = eq > 0 ? arg.slice(eq + 1) : args[++i];
-    if (raw === undefined) throw new UsageError(`${flag} needs a value`);
-    const n = Number(raw.replace(/_/g, ''));
-    const min = key === 'payloadBytes' || key === 'warmup' ? 0 : 1;
-    if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`${flag}: expected an integer >= ${min}, got ${JSON.stringify(raw)}`);
-    (out as Record<string, unknown>)[key] = n;
-  }
+  const given = parseBenchOptions<keyof Options>(args, {
+    ints: {
+      '--events': ['events', 1],
+      '--payload-bytes': ['payloadBytes', 0],
+      '--window': ['window', 1],
+      '--batch': ['batch', 1],
+      '--aggregates': ['aggregates', 1],
+      '--repeats': ['repeats', 1],
+      '--replay-repeats': ['replayRepeats', 1],
+      '--warmup': ['warmup', 0],
+      '--replay-batch': ['replayBatch', 1],
+    },
+    flags: { '--reset-log': 'resetLog' },
+  });
+  if (given === 'help') return 'help';
+  const out = { ...DEFAULTS, ...given } as Options;
   if (out.batch > out.window) throw new UsageError(`--batch (${out.batch}) cannot exceed --window (${out.window})`);
   return out;
 }
