@@ -9,15 +9,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import * as E from 'fp-ts/lib/Either.js';
-import type { EventStore, StorableEvent } from '@vnet/eventstore';
-import { startService, startTestNats, until, type ServiceProcess, type TestNats } from '@vnet/eventstore/testing';
-import { freePort } from '@vnet/natsd';
-import { vnetTopology } from '@vnet/topology';
+import { until } from '@vnet/eventstore/testing';
+import { startPlane, type Plane, type PlaneVm } from './plane';
 import { Endpoint, ipv4Packet } from './support';
 
 const HOSTS = [1, 2, 3].map((n) => ({ hostId: `h${n}`, addr: `127.0.1.${20 + n}` }));
-const VMS = [
+const VMS: PlaneVm[] = [
   { vmId: 'blue-1', networkId: 'blue', vni: 1001, ip: '10.0.0.1', hostId: 'h1' },
   { vmId: 'blue-2', networkId: 'blue', vni: 1001, ip: '10.0.0.2', hostId: 'h2' },
   { vmId: 'blue-3', networkId: 'blue', vni: 1001, ip: '10.0.0.3', hostId: 'h3' },
@@ -25,50 +22,22 @@ const VMS = [
   { vmId: 'green-2', networkId: 'green', vni: 1002, ip: '10.0.0.2', hostId: 'h3' },
 ];
 
-let nats: TestNats;
-let store: EventStore<StorableEvent & Record<string, unknown>>;
-const services: ServiceProcess[] = [];
-const agents = new Map<string, ServiceProcess>();
+let plane: Plane;
 const vms = new Map<string, Endpoint>();
 const portOf = new Map<string, string>();
-
-async function publish(type: string, payload: Record<string, unknown>, schemaVersion = 1) {
-  const id = crypto.randomUUID();
-  const ev = { type, schemaVersion, id, causationId: null, correlationId: id, occurredAt: new Date().toISOString(), payload };
-  const r = await store.publishRaw(`vnet.ext.${type}`, Buffer.from(JSON.stringify(ev)), { msgId: id });
-  assert.ok(E.isRight(r));
-}
-
-async function tables(hostId: string): Promise<{ vms: Array<{ vmId: string; port: number }>; tableSize: number; servedVnis: number[] }> {
-  return (await fetch(`${agents.get(hostId)!.health}/tables`)).json() as never;
-}
+const tables = (hostId: string) => plane.tables(hostId);
 
 before(async () => {
-  nats = await startTestNats(vnetTopology());
-  store = await nats.connectJson('agents-e2e');
-  services.push(await startService('gateway', nats.url), await startService('mapping', nats.url));
-  await publish('RegionDeclared', { regionId: 'r1', name: 'Region 1' });
-  await publish('DatacenterDeclared', { datacenterId: 'dc1', regionId: 'r1', name: 'DC 1' });
-  for (const h of HOSTS) {
-    const underlay = `${h.addr}:${await freePort(h.addr)}`;
-    await publish('HostRegistered', { hostId: h.hostId, regionId: 'r1', datacenterId: 'dc1', underlay, publicKey: Buffer.alloc(32, 1).toString('base64') }, 2);
-  }
-  await publish('NetworkCreated', { networkId: 'blue', projectId: 'p', vni: 1001, cidr: '10.0.0.0/24' });
-  await publish('NetworkCreated', { networkId: 'green', projectId: 'p', vni: 1002, cidr: '10.0.0.0/24' });
-  for (const v of VMS) await publish('VmPlaced', v);
-  for (const h of HOSTS) agents.set(h.hostId, await startService('host-agent', nats.url, { env: { VNET_HOST_ID: h.hostId } }));
-  // Each agent knows its local VMs and the tunnels of the VNIs it serves.
-  const expected: Record<string, number> = { h1: 3, h2: 5, h3: 5 };
-  for (const h of HOSTS) {
-    await until(async () => ((await tables(h.hostId)).tableSize === expected[h.hostId] ? true : undefined), `${h.hostId} tables`, 20_000);
-  }
+  // Each agent waits until it knows its local VMs and the tunnels of the VNIs it serves.
+  plane = await startPlane('agents-e2e', HOSTS, [
+    { networkId: 'blue', vni: 1001, cidr: '10.0.0.0/24' },
+    { networkId: 'green', vni: 1002, cidr: '10.0.0.0/24' },
+  ], VMS);
   // Simulated VMs attach to their agent's VM port (the first packet teaches the agent their address).
   for (const v of VMS) {
-    const t = await tables(v.hostId);
-    const port = t.vms.find((x) => x.vmId === v.vmId)!.port;
     const ep = await Endpoint.open();
     vms.set(v.vmId, ep);
-    portOf.set(v.vmId, `127.0.0.1:${port}`);
+    portOf.set(v.vmId, await plane.vmPort(v));
     ep.send(ipv4Packet(v.ip, '10.0.0.254', 'hello'), portOf.get(v.vmId)!);
   }
   await new Promise((r) => setTimeout(r, 200));
@@ -76,9 +45,7 @@ before(async () => {
 
 after(async () => {
   for (const ep of vms.values()) await ep.close();
-  for (const a of agents.values()) await a.stop();
-  for (const s of services) await s.stop();
-  await nats?.stop();
+  await plane?.stop();
 });
 
 const send = (from: string, dstIp: string, body: string) => {
@@ -107,16 +74,13 @@ describe('host agents over real processes', () => {
 
   it('drops and counts a packet to an unknown address', async () => {
     send('blue-1', '10.0.0.77', 'nobody');
-    await until(async () => {
-      const m = await (await fetch(`${agents.get('h1')!.health}/metrics`)).text();
-      const n = Number(/vnet_host_drops_total\{reason="no-route"[^}]*\} (\d+)/.exec(m)?.[1] ?? 0);
-      return n >= 2 ? true : undefined; // the hello and this one
-    }, 'no-route drops on h1');
+    // the hello and this one
+    await until(async () => ((await plane.counter('h1', 'drops', 'no-route')) >= 2 ? true : undefined), 'no-route drops on h1');
     for (const ep of vms.values()) await ep.quiet();
   });
 
   it('a VM placed later is programmed on every agent that serves its VNI', async () => {
-    await publish('VmPlaced', { vmId: 'green-3', networkId: 'green', vni: 1002, ip: '10.0.0.3', hostId: 'h1' });
+    await plane.publish('VmPlaced', { vmId: 'green-3', networkId: 'green', vni: 1002, ip: '10.0.0.3', hostId: 'h1' });
     await until(async () => ((await tables('h1')).servedVnis.includes(1002) ? true : undefined), 'h1 serves 1002');
     await until(async () => ((await tables('h2')).tableSize === 6 ? true : undefined), 'h2 learned green-3');
     const port = (await tables('h1')).vms.find((x) => x.vmId === 'green-3')!.port;

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Endpoint, ipv4Packet } from './support';
-import { hasCommand, must, sleep, startPlane, stopChild, type Plane, type PlaneVm } from './netns-support';
+import { hasCommand, must, sleep, startPlane, stopChild, type Plane, type PlaneVm } from './plane';
 
 const HOSTS = [
   { hostId: 'c1', addr: '127.0.1.51' },

@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { until } from '@vnet/eventstore/testing';
-import { createNsVm, destroyNsVm, hasCommand, netnsUnavailable, rootTenLines, sleep, stopChild, type NsVm, type Plane, type PlaneVm, startPlane } from './netns-support';
+import { createNsVm, destroyNsVm, hasCommand, netnsUnavailable, rootTenLines, sleep, stopChild, type NsVm, type Plane, type PlaneVm, startPlane } from './plane';
 
 const unavailable = await netnsUnavailable();
 const HOSTS = [

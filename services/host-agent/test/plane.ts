@@ -97,6 +97,8 @@ export interface Plane {
   counter(hostId: string, name: 'packets' | 'drops', label: string): Promise<number>;
   /** The loopback `host:port` of a VM's port on its agent. */
   vmPort(vm: PlaneVm): Promise<string>;
+  /** Publishes an external event through the gateway, as an external system would. */
+  publish(type: string, payload: Record<string, unknown>, schemaVersion?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -117,14 +119,15 @@ export async function startPlane(name: string, hosts: readonly PlaneHost[], netw
     await nats.stop();
   };
   const tables = async (hostId: string): Promise<AgentTables> => (await fetch(`${agents.get(hostId)!.health}/tables`)).json() as never;
+  let store: EventStore<StorableEvent & Record<string, unknown>> | undefined;
+  const publish = async (type: string, payload: Record<string, unknown>, schemaVersion = 1) => {
+    const id = crypto.randomUUID();
+    const ev = { type, schemaVersion, id, causationId: null, correlationId: id, occurredAt: new Date().toISOString(), payload };
+    const r = await store!.publishRaw(`vnet.ext.${type}`, Buffer.from(JSON.stringify(ev)), { msgId: id });
+    assert.ok(E.isRight(r), `publishing ${type}`);
+  };
   try {
-    const store: EventStore<StorableEvent & Record<string, unknown>> = await nats.connectJson(name);
-    const publish = async (type: string, payload: Record<string, unknown>, schemaVersion = 1) => {
-      const id = crypto.randomUUID();
-      const ev = { type, schemaVersion, id, causationId: null, correlationId: id, occurredAt: new Date().toISOString(), payload };
-      const r = await store.publishRaw(`vnet.ext.${type}`, Buffer.from(JSON.stringify(ev)), { msgId: id });
-      assert.ok(E.isRight(r), `publishing ${type}`);
-    };
+    store = await nats.connectJson(name);
     services.push(await startService('gateway', nats.url), await startService('mapping', nats.url));
     await publish('RegionDeclared', { regionId: 'r1', name: 'Region 1' });
     await publish('DatacenterDeclared', { datacenterId: 'dc1', regionId: 'r1', name: 'DC 1' });
@@ -158,6 +161,7 @@ export async function startPlane(name: string, hosts: readonly PlaneHost[], netw
       const port = await until(async () => (await tables(vm.hostId)).vms.find((x) => x.vmId === vm.vmId)?.port, `${vm.vmId} VM port`, 10_000);
       return `127.0.0.1:${port}`;
     },
+    publish,
     stop,
   };
 }
