@@ -157,10 +157,18 @@ async function run<Ev>(
   const maxDeliver = o.maxDeliver ?? 5;
   const ackWaitMs = o.ackWaitMs ?? 30_000;
   const retryDelayMs = o.retryDelayMs ?? 250;
+  // A slow handler keeps its message: one timer for the subscription tells the server that the
+  // message in hand is still being worked on (a timer per message would cost on the hot path).
+  let inHand: JsMsg | undefined;
+  let inHandSince = 0;
+  const keepAliveMs = Math.max(100, Math.floor(ackWaitMs / 3));
+  const keepAlive = setInterval(() => {
+    if (inHand && Date.now() - inHandSince >= keepAliveMs) inHand.working();
+  }, keepAliveMs);
   const done = (async () => {
     for await (const m of messages) {
-      // A slow handler keeps its message: tell the server it is still being worked on.
-      const keepAlive = setInterval(() => m.working(), Math.max(100, Math.floor(ackWaitMs / 3)));
+      inHand = m;
+      inHandSince = Date.now();
       try {
         await handle(m);
         m.ack();
@@ -180,10 +188,10 @@ async function run<Ev>(
           m.nak(Math.max(retryDelayMs, 1000));
         }
       } finally {
-        clearInterval(keepAlive);
+        inHand = undefined;
       }
     }
-  })();
+  })().finally(() => clearInterval(keepAlive));
   return {
     name: o.name,
     done,
