@@ -9,8 +9,8 @@ import type { AppendError, AppendRejected, StoreUnavailable } from './errors';
 import { lastRevision } from './lastRevision';
 import { runProjection, type Projection, type ProjectionSpec } from './projection';
 import { publishRaw, type RawPublished, type RawPublishOptions } from './raw';
-import { readAll, readMessages, readStream, type ReadAllOptions, type ReadStreamOptions } from './readAll';
-import { createdAt, headerRecord, type RecordedEvent } from './recorded';
+import { eachMessage, readAll, readMessages, readStream, type ReadAllOptions, type ReadStreamOptions } from './readAll';
+import { createdAt, headerRecord, toRecorded, type RecordedEvent } from './recorded';
 import { loadSnapshot, saveSnapshot, type Snapshot } from './snapshots';
 import { subscribe, subscribeRaw, type RawDelivery, type Subscription, type SubscriptionOptions } from './subscribe';
 import { applyTopology, type ApplyOptions, type Topology, type TopologyReport } from './topology';
@@ -57,6 +57,16 @@ export class EventStore<Ev extends StorableEvent> {
 
   readAll(opts?: ReadAllOptions): AsyncGenerator<RecordedEvent<Ev>> {
     return readAll(this.ctx, opts);
+  }
+
+  /**
+   * readAll with a handler instead of an iterator: `handler` runs for each event as it
+   * arrives, synchronously (no promise per event: the fast way to replay a million events).
+   * Resolves when the read ends — at the log's end, or when `signal` aborts a live read —
+   * and rejects with the first error thrown by the handler or by decoding.
+   */
+  forEachEvent(opts: ReadAllOptions, handler: (e: RecordedEvent<Ev>) => void): Promise<void> {
+    return eachMessage(this.ctx, opts, (m) => toRecorded(this.ctx, m), handler);
   }
 
   /** Reads raw messages of any stream (the dead letters, the external ingest). */

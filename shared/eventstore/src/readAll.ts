@@ -82,6 +82,67 @@ export async function* readMessages<Ev, T>(ctx: StoreContext<Ev>, opts: ReadAllO
   }
 }
 
+/**
+ * Like {@link readMessages}, but calls `handler` for each message as the client receives it
+ * (nats.js callback mode): no async-iterator step and no promise per message, which is most
+ * of a replay's own cost once decoding is cheap. Resolves when the read ends (the end of the
+ * log for a read that is not live; the signal for a live one); rejects with what `map` or
+ * `handler` threw (the read stops there: nothing after a failed event is handled).
+ */
+export async function eachMessage<Ev, T>(
+  ctx: StoreContext<Ev>,
+  opts: ReadAllOptions,
+  map: (m: JsMsg) => T,
+  handler: (t: T) => void,
+): Promise<void> {
+  const stream = opts.stream ?? LOG_STREAM;
+  const filter = opts.filter ?? ALL_EVENTS;
+  let endSeq = Number.POSITIVE_INFINITY;
+  if (!opts.live) {
+    const info = await ctx.jsm.streams.info(stream);
+    endSeq = info.state.last_seq;
+    if (info.state.messages === 0 || (opts.fromPosition ?? 1) > endSeq) return;
+  }
+  const consumer = await withRetry(() =>
+    ctx.js.consumers.get(stream, { filter_subjects: filter, inactive_threshold: 30_000, ...startOf(opts) }),
+  );
+  let failure: unknown;
+  let finished = false;
+  let messages: Awaited<ReturnType<typeof consumer.consume>> | undefined;
+  const finish = () => {
+    if (finished) return;
+    finished = true;
+    void messages?.stop();
+  };
+  opts.signal?.addEventListener('abort', finish, { once: true });
+  try {
+    if (!opts.live && (await consumer.info(false)).num_pending === 0) return;
+    if (opts.signal?.aborted) return;
+    messages = await consumer.consume({
+      max_messages: opts.batch ?? 2000,
+      callback: (m) => {
+        if (finished) return;
+        if (m.seq > endSeq) return finish();
+        try {
+          handler(map(m));
+        } catch (e) {
+          failure = e;
+          return finish();
+        }
+        if (m.seq >= endSeq || (!opts.live && m.info.pending === 0)) finish();
+      },
+    });
+    if (finished) void messages.stop(); // ended (or aborted) before consume() returned
+    const closed = await messages.closed();
+    if (failure === undefined && closed instanceof Error && !finished) failure = closed;
+    if (failure !== undefined) throw failure;
+  } finally {
+    opts.signal?.removeEventListener('abort', finish);
+    await messages?.close().catch(() => undefined);
+    await consumer.delete().catch(() => undefined);
+  }
+}
+
 /** Reads the whole log (or a filtered part of it) forwards, decoded. */
 export function readAll<Ev>(ctx: StoreContext<Ev>, opts: ReadAllOptions = {}): AsyncGenerator<RecordedEvent<Ev>> {
   return readMessages(ctx, opts, (m) => toRecorded(ctx, m));

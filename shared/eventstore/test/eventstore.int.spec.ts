@@ -198,6 +198,67 @@ describe('reading', () => {
   });
 });
 
+describe('forEachEvent (readAll with a handler)', () => {
+  const each = async (opts: Parameters<typeof store.forEachEvent>[0]) => {
+    const got: Array<{ n: unknown; position: number }> = [];
+    await store.forEachEvent(opts, (x) => got.push({ n: x.event.n, position: x.position }));
+    return got;
+  };
+
+  it('hands over the same events in the same order as readAll, and ends at the end of the log', async () => {
+    const cat = `each${Date.now()}`;
+    for (let i = 1; i <= 30; i++) await store.appendToStream(`${cat}.s${i % 3}`, [ev('E', i)]);
+    const filter = `vnet.evt.${cat}.>`;
+    const viaIterator = (await collect(store.readAll({ filter }))).map((x) => ({ n: x.event.n, position: x.position }));
+    const viaHandler = await each({ filter, batch: 7 });
+    assert.equal(viaHandler.length, 30);
+    assert.deepEqual(viaHandler, viaIterator);
+    const from = viaHandler[10]!.position;
+    assert.deepEqual(await each({ filter, fromPosition: from }), viaIterator.slice(10));
+  });
+
+  it('ends at once when nothing matches', async () => {
+    const t0 = Date.now();
+    assert.deepEqual(await each({ filter: 'vnet.evt.nothing-here-either.>' }), []);
+    assert.deepEqual(await each({ fromPosition: (await store.lastPosition()) + 10 }), []);
+    assert.ok(Date.now() - t0 < 3000);
+  });
+
+  it('rejects with what the handler threw and handles nothing after it', async () => {
+    const cat = `eachfail${Date.now()}`;
+    await store.appendToStream(`${cat}.a`, [ev('E', 1), ev('E', 2), ev('E', 3)]);
+    const seen: unknown[] = [];
+    await assert.rejects(
+      store.forEachEvent({ filter: `vnet.evt.${cat}.>` }, (x) => {
+        seen.push(x.event.n);
+        if (x.event.n === 2) throw new Error('handler failed on 2');
+      }),
+      /handler failed on 2/,
+    );
+    assert.deepEqual(seen, [1, 2]);
+  });
+
+  it('follows live until aborted, and leaves no consumer behind', async () => {
+    const cat = `eachlive${Date.now()}`;
+    const countConsumers = async () => {
+      let n = 0;
+      for await (const _ of store.unsafeContext().jsm.consumers.list('VNET_EVENTS')) n++;
+      return n;
+    };
+    const before = await countConsumers();
+    const ac = new AbortController();
+    const got: number[] = [];
+    const reading = store.forEachEvent({ filter: `vnet.evt.${cat}.>`, live: true, signal: ac.signal }, (x) => got.push(x.event.n as number));
+    await store.appendToStream(`${cat}.a`, [ev('X', 1)]);
+    await store.appendToStream(`${cat}.b`, [ev('X', 2)]);
+    await until(() => got.length === 2);
+    ac.abort();
+    await reading;
+    assert.deepEqual(got, [1, 2]);
+    assert.equal(await countConsumers(), before);
+  });
+});
+
 describe('durable subscriptions', () => {
   it('catch up then live, resume after restart without reprocessing acked events', async () => {
     const cat = `sub${Date.now()}`;

@@ -1,7 +1,8 @@
 /**
  * Follows the host's slice of the log into its tables: `hostvms.<host>` (which VMs run here)
  * and, for each VNI with a local VM, `vni.<vni>` (one ordered reader per VNI: JetStream 2.9
- * takes one filter per consumer). Starts from the latest snapshot when there is one and
+ * takes one filter per consumer). Readers hand events over with `forEachEvent` (a handler,
+ * no promise per event): a cold start folds a million events. Starts from the latest snapshot when there is one and
  * saves a new snapshot every `snapshotEvery` events, so a restart reads only the tail.
  */
 import type { DomainEvent } from '@vnet/events';
@@ -113,25 +114,19 @@ export async function startFollowing(o: FollowOptions): Promise<Follower> {
       readers.set(vni, ac);
       const from = (tables.vnis.get(vni)?.position ?? 0) + 1;
       run(
-        (async () => {
-          for await (const r of o.store.readAll({ filter: `vnet.evt.vni.${vni}`, fromPosition: from, live: true, signal: ac.signal })) {
-            if (readers.get(vni) !== ac) break; // dropped meanwhile: a newer reader owns this VNI
-            fold(r);
-          }
-        })(),
+        o.store.forEachEvent({ filter: `vnet.evt.vni.${vni}`, fromPosition: from, live: true, signal: ac.signal }, (r) => {
+          if (readers.get(vni) === ac) fold(r); // else dropped meanwhile: a newer reader owns this VNI
+        }),
       );
     }
   };
 
   syncReaders();
   run(
-    (async () => {
-      const filter = `vnet.evt.hostvms.${o.hostId}`;
-      for await (const r of o.store.readAll({ filter, fromPosition: tables.hostPosition + 1, live: true, signal: hostAbort.signal })) {
-        fold(r);
-        syncReaders();
-      }
-    })(),
+    o.store.forEachEvent({ filter: `vnet.evt.hostvms.${o.hostId}`, fromPosition: tables.hostPosition + 1, live: true, signal: hostAbort.signal }, (r) => {
+      fold(r);
+      syncReaders();
+    }),
   );
 
   return {

@@ -5,10 +5,9 @@
  * differs (Tailscale's `router.Set` style), so the same desired state applied twice changes
  * nothing.
  *
- * `desiredFrom` copies the maps: `evolve` updates the tables in place, and the data plane
- * diffs against the last desired state it was given, so it must not share them. Entries
- * (`Tunnel`) are immutable values (the fold replaces them, never mutates them), so the copy
- * is shallow.
+ * `desiredFrom` copies the tables: `evolve` updates them in place, and the data plane
+ * diffs against the last desired state it was given, so it must not share them (a tunnel
+ * table copies as a few typed arrays).
  */
 import type { HostTables, Tunnel } from './table';
 
@@ -32,6 +31,6 @@ export function desiredFrom(tables: HostTables): Desired {
   for (const [vmId, { vni, ip }] of tables.local) vms.push({ vmId, vni, ip });
   vms.sort((a, b) => (a.vmId < b.vmId ? -1 : a.vmId > b.vmId ? 1 : 0));
   const tunnels = new Map<number, ReadonlyMap<string, Tunnel>>();
-  for (const [vni, table] of tables.vnis) tunnels.set(vni, new Map(table.tunnels));
+  for (const [vni, table] of tables.vnis) tunnels.set(vni, table.tunnels.clone());
   return { vms, tunnels };
 }

@@ -8,10 +8,14 @@
  * later re-attach reads `vni.<vni>` again from the start). Tables of different VNIs do not
  * depend on each other's order, so one consumer per VNI may feed this fold.
  *
- * `evolve` owns the state it is given and returns the next one, updating the maps in place:
+ * `evolve` owns the state it is given and returns the next one, updating the tables in place:
  * a cold rebuild folds a million events, and copying a table per event would make that
- * quadratic. Callers never keep a reference to a state they passed to `evolve`.
+ * quadratic. Callers never keep a reference to a state they passed to `evolve`. Tunnel
+ * tables are flat typed arrays (`tunnels.ts`), so a million entries cost the garbage
+ * collector nothing.
  */
+import { ipToU32, TunnelTable } from './tunnels';
+
 
 /** The input events' payloads (the catalogue's internal mapping events). */
 export interface Attached { readonly hostId: string; readonly vmId: string; readonly vni: number; readonly ip: string }
@@ -34,7 +38,7 @@ export interface Tunnel {
 
 /** One served VNI. */
 export interface VniTable {
-  readonly tunnels: Map<string, Tunnel>;
+  readonly tunnels: TunnelTable;
   /** Position of the last `vni.<vni>` event folded (0: none yet). */
   position: number;
 }
@@ -60,7 +64,7 @@ export function evolve(s: HostTables, e: TableEvent): HostTables {
       const { vmId, vni, ip } = e.payload;
       if (e.type === 'HostVmAttached') {
         s.local.set(vmId, { vni, ip });
-        if (!s.vnis.has(vni)) s.vnis.set(vni, { tunnels: new Map(), position: 0 });
+        if (!s.vnis.has(vni)) s.vnis.set(vni, { tunnels: new TunnelTable(), position: 0 });
       } else if (s.local.delete(vmId) && ![...s.local.values()].some((v) => v.vni === vni)) {
         s.vnis.delete(vni);
       }
@@ -71,11 +75,10 @@ export function evolve(s: HostTables, e: TableEvent): HostTables {
       const t = s.vnis.get(e.payload.vni);
       if (!t || e.position <= t.position) return s;
       t.position = e.position;
-      if (e.type === 'VmMappingAdded') {
-        t.tunnels.set(e.payload.ip, { vmId: e.payload.vmId, hostId: e.payload.hostId, underlay: e.payload.underlay });
-      } else if (t.tunnels.get(e.payload.ip)?.vmId === e.payload.vmId) {
-        t.tunnels.delete(e.payload.ip);
-      }
+      const ip = ipToU32(e.payload.ip);
+      if (ip < 0) return s; // the catalogue only lets canonical addresses through
+      if (e.type === 'VmMappingAdded') t.tunnels.setU32(ip, e.payload.vmId, e.payload.hostId, e.payload.underlay);
+      else t.tunnels.deleteU32(ip, e.payload.vmId);
       return s;
     }
     default: {
