@@ -75,4 +75,4 @@ tables = () => follower.tables();
 rt.onShutdown(() => follower.stop(), { name: 'follower' });
 hostAgentMetrics(rt.metrics, tables, plane);
 rt.setReady(true);
-rt.log.info({ host: config.hostId, underlay: plane.underlay, restoredFrom: follower.restoredFrom }, 'host agent ready');
+rt.log.info({ host: config.hostId, underlay: plane.underlay, restoredFrom: follower.restoredFrom, restore: follower.restore }, 'host agent ready');

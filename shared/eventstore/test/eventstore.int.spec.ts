@@ -3,8 +3,9 @@
  * unique stream name per test).
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { Objm } from '@nats-io/obj';
 import * as E from 'fp-ts/lib/Either.js';
 import { ANY, EventStore, NO_STREAM, STREAM_EXISTS, jsonCodec, type StorableEvent, type Topology } from '../src/index';
 import { startTestNats, type TestNats } from '../src/testing/harness';
@@ -409,6 +410,26 @@ describe('snapshots', () => {
     const s2 = await store.loadSnapshot(name);
     assert.equal(s2?.position, 99);
     assert.equal(new TextDecoder().decode(s2!.data), 'second');
+  });
+
+  it('stores the bytes compressed, reads incompressible bytes back too, and reads snapshots of older builds (uncompressed)', async () => {
+    const name = `snapz-${Date.now()}`;
+    const tables = new Uint8Array(2 * 1024 * 1024).map((_, i) => (i % 64 < 48 ? 65 + (i % 7) : i & 255));
+    await store.saveSnapshot(name, 7, tables);
+    const os = await new Objm(store.unsafeContext().js).open('vnet_snapshots');
+    const info = await os.info(name);
+    assert.ok(info && info.size < tables.byteLength / 2, `stored ${info?.size} bytes for ${tables.byteLength}`);
+    assert.deepEqual(Buffer.from((await store.loadSnapshot(name))!.data), Buffer.from(tables));
+    const noise = randomBytes(300_000);
+    await store.saveSnapshot(name, 8, noise);
+    assert.deepEqual(Buffer.from((await store.loadSnapshot(name))!.data), noise);
+    // As an older build stored it: no encoding in the description.
+    await os.putBlob({ name, description: JSON.stringify({ position: 9, takenAt: new Date().toISOString() }) }, tables);
+    const legacy = await store.loadSnapshot(name);
+    assert.equal(legacy?.position, 9);
+    assert.deepEqual(Buffer.from(legacy!.data), Buffer.from(tables));
+    await os.putBlob({ name, description: JSON.stringify({ position: 10, encoding: 'lz99' }) }, tables);
+    await assert.rejects(store.loadSnapshot(name), /encoding "lz99"/);
   });
 });
 

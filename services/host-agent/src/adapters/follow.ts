@@ -5,6 +5,7 @@
  * no promise per event): a cold start folds a million events. Starts from the latest snapshot when there is one and
  * saves a new snapshot every `snapshotEvery` events, so a restart reads only the tail.
  */
+import { performance } from 'node:perf_hooks';
 import type { DomainEvent } from '@vnet/events';
 import type { EventStore, RecordedEvent } from '@vnet/eventstore';
 import { decodeTables, encodeTables } from '../domain/snapshot';
@@ -30,6 +31,8 @@ export interface Follower {
   folded(): number;
   /** Position the tables were restored from (0: no snapshot). */
   readonly restoredFrom: number;
+  /** How the restore went: snapshot bytes, ms to load them from the store and to decode them. */
+  readonly restore: { readonly bytes: number; readonly loadMs: number; readonly decodeMs: number };
   /** Resolves when `pred(tables)` holds, rejects after `timeoutMs`. */
   until(pred: (t: HostTables) => boolean, timeoutMs?: number): Promise<void>;
   /** Saves a snapshot now. */
@@ -53,11 +56,15 @@ function toTableEvent(r: RecordedEvent<DomainEvent>): TableEvent | undefined {
 
 export async function startFollowing(o: FollowOptions): Promise<Follower> {
   const name = o.snapshotName ?? `host-tables.${o.hostId}`;
+  const t0 = performance.now();
   let snap = o.useSnapshot === false ? undefined : await o.store.loadSnapshot(name);
+  const t1 = performance.now();
+  const restore = { bytes: snap?.data.byteLength ?? 0, loadMs: Math.round(t1 - t0), decodeMs: 0 };
   let tables = initialTables(o.hostId);
   if (snap) {
     try {
       tables = decodeTables(snap.data);
+      restore.decodeMs = Math.round(performance.now() - t1);
       if (tables.hostId !== o.hostId) throw new Error(`it is for host ${tables.hostId}, not ${o.hostId}`);
     } catch (e) {
       // A snapshot is only a cache of the log: one this build cannot use means a full replay.
@@ -133,6 +140,7 @@ export async function startFollowing(o: FollowOptions): Promise<Follower> {
     tables: () => tables,
     folded: () => folded,
     restoredFrom: snap?.position ?? 0,
+    restore,
     snapshot,
     until: (pred, timeoutMs = 10_000) =>
       pred(tables)
