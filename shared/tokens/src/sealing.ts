@@ -1,0 +1,115 @@
+/**
+ * Per-VM secret keys travel through the log sealed to the X25519 public key of the host
+ * that runs the VM, so the log never holds a key in plaintext and only that host can open it.
+ *
+ * Sealing is ECIES-style with `node:crypto` only: a fresh ephemeral X25519 key pair per
+ * sealed key; the shared secret of (ephemeral private, host public) goes through HKDF-SHA256
+ * (salt: both public keys; info: a fixed label) to a ChaCha20-Poly1305 key; the additional
+ * data binds the sealed key to what it is for (VM, host, key id), so a sealed key copied into
+ * another event does not open.
+ */
+import { createPrivateKey, createPublicKey, createCipheriv, createDecipheriv, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
+
+/** Length of a per-VM secret key and of X25519 keys, in bytes. */
+export const KEY_LENGTH = 32;
+const NONCE_LENGTH = 12;
+const TAG_LENGTH = 16;
+const HKDF_INFO = Buffer.from('vnet sealed vm key v1');
+
+/** A host's X25519 key pair: the public half is in `HostRegistered`, the private half never leaves the host. */
+export interface HostKeyPair {
+  /** Raw 32-byte public key, base64 (the catalogue's `PublicKey`). */
+  readonly publicKey: string;
+  /** Raw 32-byte private key, base64. */
+  readonly privateKey: string;
+}
+
+/** A secret key sealed to a host. All fields base64. */
+export interface SealedKey {
+  /** The ephemeral public key of this sealing. */
+  readonly epk: string;
+  readonly nonce: string;
+  /** Ciphertext followed by the 16-byte Poly1305 tag. */
+  readonly box: string;
+}
+
+/** Why a sealed key did not open. */
+export class UnsealError extends Error {
+  override readonly name = 'UnsealError';
+}
+
+// DER prefixes of X25519 keys (RFC 8410): SPKI for a public key, PKCS#8 for a private one;
+// the raw 32 bytes follow.
+const SPKI_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
+const PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
+
+function publicKeyObject(raw: Uint8Array): KeyObject {
+  if (raw.length !== KEY_LENGTH) throw new RangeError(`an X25519 public key is ${KEY_LENGTH} bytes, got ${raw.length}`);
+  return createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
+}
+
+function privateKeyObject(raw: Uint8Array): KeyObject {
+  if (raw.length !== KEY_LENGTH) throw new RangeError(`an X25519 private key is ${KEY_LENGTH} bytes, got ${raw.length}`);
+  return createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, raw]), format: 'der', type: 'pkcs8' });
+}
+
+const rawPublic = (k: KeyObject): Buffer => k.export({ format: 'der', type: 'spki' }).subarray(SPKI_PREFIX.length);
+const rawPrivate = (k: KeyObject): Buffer => k.export({ format: 'der', type: 'pkcs8' }).subarray(PKCS8_PREFIX.length);
+
+/** A new host key pair. */
+export function generateHostKeyPair(): HostKeyPair {
+  const { publicKey, privateKey } = generateKeyPairSync('x25519');
+  return { publicKey: rawPublic(publicKey).toString('base64'), privateKey: rawPrivate(privateKey).toString('base64') };
+}
+
+/** The public key that belongs to a private key (both raw base64). */
+export function publicKeyOf(privateKey: string): string {
+  return rawPublic(createPublicKey(privateKeyObject(Buffer.from(privateKey, 'base64')))).toString('base64');
+}
+
+function aeadKey(shared: Buffer, epk: Uint8Array, hostPk: Uint8Array): Buffer {
+  return Buffer.from(hkdfSync('sha256', shared, Buffer.concat([epk, hostPk]), HKDF_INFO, 32));
+}
+
+/**
+ * Seals `secret` to the host whose public key is `hostPublicKey` (raw, base64). `context`
+ * names what the key is for (e.g. `vm-1/h2/k3`) and must be given again to open it.
+ */
+export function sealKey(secret: Uint8Array, hostPublicKey: string, context: string): SealedKey {
+  if (secret.length !== KEY_LENGTH) throw new RangeError(`a VM key is ${KEY_LENGTH} bytes, got ${secret.length}`);
+  const hostPk = Buffer.from(hostPublicKey, 'base64');
+  const hostKey = publicKeyObject(hostPk);
+  const eph = generateKeyPairSync('x25519');
+  const epk = rawPublic(eph.publicKey);
+  const key = aeadKey(diffieHellman({ privateKey: eph.privateKey, publicKey: hostKey }), epk, hostPk);
+  const nonce = randomBytes(NONCE_LENGTH);
+  const c = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: TAG_LENGTH });
+  c.setAAD(Buffer.from(context, 'utf8'), { plaintextLength: secret.length });
+  const box = Buffer.concat([c.update(secret), c.final(), c.getAuthTag()]);
+  key.fill(0);
+  return { epk: epk.toString('base64'), nonce: nonce.toString('base64'), box: box.toString('base64') };
+}
+
+/** Opens a sealed key with the host's private key (raw, base64); throws UnsealError when it
+ * was not sealed to this host, for this context, or was changed. */
+export function openSealedKey(sealed: SealedKey, hostPrivateKey: string, context: string): Buffer {
+  const epk = Buffer.from(sealed.epk, 'base64');
+  const nonce = Buffer.from(sealed.nonce, 'base64');
+  const box = Buffer.from(sealed.box, 'base64');
+  if (epk.length !== KEY_LENGTH || nonce.length !== NONCE_LENGTH || box.length !== KEY_LENGTH + TAG_LENGTH) {
+    throw new UnsealError(`sealed key has the wrong shape (epk ${epk.length}, nonce ${nonce.length}, box ${box.length} bytes)`);
+  }
+  const priv = privateKeyObject(Buffer.from(hostPrivateKey, 'base64'));
+  const hostPk = rawPublic(createPublicKey(priv));
+  const key = aeadKey(diffieHellman({ privateKey: priv, publicKey: publicKeyObject(epk) }), epk, hostPk);
+  try {
+    const d = createDecipheriv('chacha20-poly1305', key, nonce, { authTagLength: TAG_LENGTH });
+    d.setAAD(Buffer.from(context, 'utf8'), { plaintextLength: KEY_LENGTH });
+    d.setAuthTag(box.subarray(KEY_LENGTH));
+    return Buffer.concat([d.update(box.subarray(0, KEY_LENGTH)), d.final()]);
+  } catch {
+    throw new UnsealError(`sealed key does not open for this host and context (${JSON.stringify(context)})`);
+  } finally {
+    key.fill(0);
+  }
+}

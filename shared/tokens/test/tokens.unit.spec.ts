@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { generateHostKeyPair, mintToken, openSealedKey, publicKeyOf, sealKey, TOKEN_LENGTH, tokenMatches, UnsealError, type TokenFields } from '../src/index';
+
+const fieldsArb: fc.Arbitrary<TokenFields> = fc
+  .record({
+    vni: fc.integer({ min: 0, max: 0xffffff }),
+    src: fc.nat({ max: 0xffffffff }),
+    dst: fc.nat({ max: 0xffffffff }),
+    dstUnderlay: fc.constantFrom('127.0.1.2:6081', '127.0.1.3:6081', 'h9.dc1.example:6081'),
+    keyId: fc.nat({ max: 0xffffffff }),
+    expiry: fc.nat({ max: 0xffffffff }),
+  })
+  .map((f) => ({ ...f }));
+
+describe('sealed VM keys', () => {
+  const host = generateHostKeyPair();
+  const other = generateHostKeyPair();
+
+  it('open with the host private key and the same context, to the same bytes', () => {
+    for (let i = 0; i < 20; i++) {
+      const secret = randomBytes(32);
+      const sealed = sealKey(secret, host.publicKey, `vm-${i}/h1/k1`);
+      assert.deepEqual(openSealedKey(sealed, host.privateKey, `vm-${i}/h1/k1`), secret);
+      assert.ok(!Buffer.from(sealed.box, 'base64').includes(secret), 'the box does not hold the key in clear');
+    }
+  });
+
+  it('do not open for another host, another context, or after any change', () => {
+    const secret = randomBytes(32);
+    const sealed = sealKey(secret, host.publicKey, 'vm-1/h1/k1');
+    assert.throws(() => openSealedKey(sealed, other.privateKey, 'vm-1/h1/k1'), UnsealError);
+    assert.throws(() => openSealedKey(sealed, host.privateKey, 'vm-2/h1/k1'), UnsealError);
+    const box = Buffer.from(sealed.box, 'base64');
+    box[3] = box[3]! ^ 1;
+    assert.throws(() => openSealedKey({ ...sealed, box: box.toString('base64') }, host.privateKey, 'vm-1/h1/k1'), UnsealError);
+    assert.throws(() => openSealedKey({ ...sealed, nonce: randomBytes(12).toString('base64') }, host.privateKey, 'vm-1/h1/k1'), UnsealError);
+    assert.throws(() => openSealedKey({ ...sealed, box: 'AAAA' }, host.privateKey, 'vm-1/h1/k1'), /wrong shape/);
+  });
+
+  it('seal each time with a fresh ephemeral key and nonce', () => {
+    const secret = randomBytes(32);
+    const a = sealKey(secret, host.publicKey, 'c');
+    const b = sealKey(secret, host.publicKey, 'c');
+    assert.notEqual(a.epk, b.epk);
+    assert.notEqual(a.box, b.box);
+  });
+
+  it('host public keys derive from the private ones and have the catalogue shape', () => {
+    assert.equal(publicKeyOf(host.privateKey), host.publicKey);
+    assert.match(host.publicKey, /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/);
+  });
+});
+
+describe('pair tokens', () => {
+  it('match for the fields and key they were made with, and for nothing else', () => {
+    fc.assert(
+      fc.property(fieldsArb, fc.constantFrom('vni', 'src', 'dst', 'dstUnderlay', 'keyId', 'expiry'), (f, change) => {
+        const key = randomBytes(32);
+        const token = mintToken(key, f);
+        assert.equal(token.length, TOKEN_LENGTH);
+        assert.ok(tokenMatches(key, f, token));
+        assert.ok(!tokenMatches(randomBytes(32), f, token), 'another key');
+        const changed = { ...f, [change]: change === 'dstUnderlay' ? `${f.dstUnderlay}0` : change === 'vni' ? (f.vni + 1) % 0x1000000 : (f[change] as number) === 0 ? 1 : (f[change] as number) - 1 };
+        assert.ok(!tokenMatches(key, changed, token), `changed ${change}`);
+        const flipped = Buffer.from(token);
+        flipped[0] = flipped[0]! ^ 0x80;
+        assert.ok(!tokenMatches(key, f, flipped), 'a flipped bit');
+        assert.ok(!tokenMatches(key, f, token.subarray(0, 15)), 'a short token');
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('refuse fields out of range, saying which', () => {
+    const f: TokenFields = { vni: 1, src: 1, dst: 2, dstUnderlay: '127.0.1.2:6081', keyId: 1, expiry: 2 ** 32 };
+    assert.throws(() => mintToken(randomBytes(32), f), /expiry must be a u32/);
+  });
+});
