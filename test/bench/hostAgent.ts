@@ -19,10 +19,12 @@
  *  4. forward:  two data planes (createDataPlane) in two child processes, one per host, on
  *               127.0.1.61 and 127.0.1.62, one simulated VM each (programmed with apply), and
  *               a sender here blasting P small IPv4-in-UDP packets VM A → VM B in bounded
- *               bursts; a receiver here (VM B's peer) counts them. Baseline: a plain Node UDP
- *               relay in a child process (127.0.1.63) with the same sender and receiver.
+ *               bursts; a receiver here (VM B's peer) counts them. Baseline (the target's):
+ *               two plain Node UDP relays in a row, each in a child process (127.0.1.64 →
+ *               127.0.1.65), two process hops like the data plane's; a one-hop relay
+ *               (127.0.1.63) is reported for reference. Same sender and receiver for all.
  *               Rate = packets received / (last received - first sent); R runs per side,
- *               alternating, medians.
+ *               interleaved, medians.
  *
  * Events are written with raw `js.publish` (a window of publishes in flight, bytes of valid
  * catalogue events built from a template and checked once with the validating codec).
@@ -30,9 +32,11 @@
  * VNET_EVENTS is deleted and re-created). Prints a table; exits 0 even when a target is missed.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import dgram, { type Socket } from 'node:dgram';
 import { loadavg } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import * as E from 'fp-ts/lib/Either.js';
@@ -74,6 +78,8 @@ interface Options {
   readonly forwardRepeats: number;
   readonly only: ReadonlySet<Phase>;
   readonly resetLog: boolean;
+  /** Folder for V8 CPU profiles of the measured child processes (none when empty). */
+  readonly cpuProf: string;
 }
 
 const DEFAULTS: Options = {
@@ -91,14 +97,16 @@ const DEFAULTS: Options = {
   forwardRepeats: 3,
   only: new Set(PHASES),
   resetLog: false,
+  cpuProf: '',
 };
 
 const HELP = `usage: npm run bench -- host-agent [options]
 
 Host agent figures vs baselines measured in the same run: cold rebuild from N mapping events
 (vs raw consumption; peak RSS), restart from a snapshot vs full replay, programming latency
-over A agents, data-plane forwarding rate (vs a plain UDP relay). Starts its own nats-server
-(temp store) unless NATS_URL is set.
+over A agents, data-plane forwarding rate (vs plain UDP relays: the target applies to the
+two-hop relay, two relay processes in a row like the data plane's two agents; the one-hop
+relay is reported for reference). Starts its own nats-server (temp store) unless NATS_URL is set.
 
 options:
   --events N           mapping events of the cold rebuild (default ${DEFAULTS.events}; e.g. 100000 for a quick run)
@@ -113,9 +121,13 @@ options:
   --in-flight F        packets sent and not yet received, at most (default ${DEFAULTS.inFlight}; the
                        default socket buffers hold ~200 small datagrams)
   --payload-bytes S    bytes after the 20-byte IPv4 header of each packet (default ${DEFAULTS.payloadBytes})
-  --forward-repeats R  forwarding runs per side, medians reported (default ${DEFAULTS.forwardRepeats})
+  --forward-repeats R  forwarding runs per side (data plane, 2-hop relay, 1-hop relay; interleaved),
+                       medians reported (default ${DEFAULTS.forwardRepeats})
   --only LIST          comma-separated phases among ${PHASES.join(',')} (restart needs rebuild)
   --reset-log          allow deleting VNET_EVENTS on the NATS_URL server (required with NATS_URL)
+  --cpu-prof DIR       write a V8 CPU profile of each measuring child process into DIR
+                       (open in Chrome DevTools; profiling slows the children, so figures
+                       of such a run are not comparable)
   --help               this text
 `;
 
@@ -136,7 +148,7 @@ function parseOptions(args: readonly string[]): Options | 'help' {
       '--forward-repeats': ['forwardRepeats', 1],
     },
     flags: { '--reset-log': 'resetLog' },
-    strings: { '--only': 'only' },
+    strings: { '--only': 'only', '--cpu-prof': 'cpuProf' },
   });
   if (given === 'help') return 'help';
   const { only, ...rest } = given;
@@ -239,6 +251,9 @@ interface ChildMessage {
   readonly [k: string]: unknown;
 }
 
+/** Extra node options of every child (set from --cpu-prof). */
+let childNodeArgs: readonly string[] = [];
+
 /** A forked hostAgentChild.ts: messages are queued and taken in order by `next`. */
 class Child {
   private readonly queue: ChildMessage[] = [];
@@ -246,7 +261,7 @@ class Child {
   private exited: string | undefined;
   readonly proc: ChildProcess;
   constructor(job: ChildJob, registry: Set<Child>) {
-    this.proc = fork(CHILD, [JSON.stringify(job)], { execArgv: process.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.proc = fork(CHILD, [JSON.stringify(job)], { execArgv: [...process.execArgv, ...childNodeArgs], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     registry.add(this);
     this.proc.on('message', (m: ChildMessage) => {
       this.queue.push(m);
@@ -280,6 +295,11 @@ class Child {
   command(c: DpCommand): void {
     this.proc.send(c);
   }
+  /** Resolves when the process has exited, or after `ms`. */
+  async exitedWithin(ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (this.proc.exitCode === null && this.proc.signalCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  }
   kill(): void {
     if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGKILL');
   }
@@ -288,7 +308,9 @@ class Child {
 async function measureInChild(job: ChildJob, children: Set<Child>, timeoutMs: number): Promise<MeasureResult> {
   const c = new Child(job, children);
   try {
-    return await c.next<MeasureResult & ChildMessage>('result', timeoutMs);
+    const r = await c.next<MeasureResult & ChildMessage>('result', timeoutMs);
+    await c.exitedWithin(childNodeArgs.length > 0 ? 30_000 : 2_000); // it exits by itself (writing its profile)
+    return r;
   } finally {
     c.kill();
   }
@@ -442,9 +464,12 @@ async function blast(sender: Socket, receiver: Socket, to: { host: string; port:
   }
 }
 
+/** The sides of the forwarding phase: the data plane (two agents), a one-hop and a two-hop relay. */
+const FORWARD_SIDES = ['dataplane', 'relay', 'relay2'] as const;
+type ForwardSide = (typeof FORWARD_SIDES)[number];
+
 interface Forward {
-  readonly dataplane: ForwardRun[];
-  readonly relay: ForwardRun[];
+  readonly runs: Record<ForwardSide, ForwardRun[]>;
   readonly drops: Record<string, number>;
   readonly stages: string[];
 }
@@ -470,9 +495,14 @@ async function forwardPhase(o: Options, children: Set<Child>, sockets: Socket[])
   }
   const recvAddr = `127.0.0.1:${receiver.address().port}`;
   const relay = new Child({ mode: 'relay', bind: '127.0.1.63:0', target: recvAddr }, children);
+  // The like-for-like baseline: two relay processes in a row, as the data plane has two agents.
+  const relay2b = new Child({ mode: 'relay', bind: '127.0.1.65:0', target: recvAddr }, children);
   const ua = (await a.next<ChildMessage & { underlay: string }>('ready', 30_000)).underlay;
   const ub = (await b.next<ChildMessage & { underlay: string }>('ready', 30_000)).underlay;
   const relayAddr = (await relay.next<ChildMessage & { address: string }>('ready', 30_000)).address;
+  const relay2bAddr = (await relay2b.next<ChildMessage & { address: string }>('ready', 30_000)).address;
+  const relay2a = new Child({ mode: 'relay', bind: '127.0.1.64:0', target: relay2bAddr }, children);
+  const relay2aAddr = (await relay2a.next<ChildMessage & { address: string }>('ready', 30_000)).address;
   const tunnels: WireDesired['tunnels'] = [
     [
       FORWARD_VNI,
@@ -502,9 +532,14 @@ async function forwardPhase(o: Options, children: Set<Child>, sockets: Socket[])
     }
     return sum;
   };
-  const runSide = async (side: 'dataplane' | 'relay', count: number): Promise<ForwardRun> => {
-    const procs = side === 'dataplane' ? [a, b] : [relay];
-    const to = side === 'dataplane' ? { host: '127.0.1.61', port: portA } : { host: relayAddr.split(':')[0]!, port: Number(relayAddr.split(':')[1]) };
+  const hostPort = (s: string) => ({ host: s.slice(0, s.lastIndexOf(':')), port: Number(s.slice(s.lastIndexOf(':') + 1)) });
+  const sides: Record<ForwardSide, { procs: Child[]; to: { host: string; port: number } }> = {
+    dataplane: { procs: [a, b], to: { host: '127.0.1.61', port: portA } },
+    relay: { procs: [relay], to: hostPort(relayAddr) },
+    relay2: { procs: [relay2a, relay2b], to: hostPort(relay2aAddr) },
+  };
+  const runSide = async (side: ForwardSide, count: number): Promise<ForwardRun> => {
+    const { procs, to } = sides[side];
     const cpu0 = await cpuOf(procs);
     const r = await blast(sender, receiver, to, packet, count, o.burst, o.inFlight);
     const cpu = (await cpuOf(procs)) - cpu0;
@@ -512,17 +547,16 @@ async function forwardPhase(o: Options, children: Set<Child>, sockets: Socket[])
   };
   // Warm-up (JIT, sockets): a short run of each, not kept.
   const warm = Math.min(o.packets, 20_000);
-  await runSide('dataplane', warm);
-  await runSide('relay', warm);
-  const dataplane: ForwardRun[] = [];
-  const relayRuns: ForwardRun[] = [];
+  for (const side of FORWARD_SIDES) await runSide(side, warm);
+  const runs: Record<ForwardSide, ForwardRun[]> = { dataplane: [], relay: [], relay2: [] };
   for (let r = 0; r < o.forwardRepeats; r++) {
-    const order: Array<'dataplane' | 'relay'> = r % 2 === 0 ? ['relay', 'dataplane'] : ['dataplane', 'relay'];
+    // Interleaved: the order rotates each round, so every side takes every position in turn.
+    const order = FORWARD_SIDES.map((_, i) => FORWARD_SIDES[(i + r + 1) % FORWARD_SIDES.length]!);
     process.stdout.write(`forward ${r + 1}/${o.forwardRepeats}:`);
     for (const side of order) {
       const run = await runSide(side, o.packets);
-      (side === 'dataplane' ? dataplane : relayRuns).push(run);
-      process.stdout.write(` ${side} ${fmtInt(run.rate)} pkt/s (${fmtInt(run.received)}/${fmtInt(run.sent)} received)`);
+      runs[side].push(run);
+      process.stdout.write(` ${side} ${fmtInt(run.rate)} pkt/s (${fmtInt(run.received)}/${fmtInt(run.sent)})`);
     }
     process.stdout.write('\n');
   }
@@ -535,10 +569,11 @@ async function forwardPhase(o: Options, children: Set<Child>, sockets: Socket[])
     const k = m.counters as unknown as Record<string, number> | undefined;
     if (k) stages.push(`${name}: vmRx ${fmtInt(k.vmRxPackets ?? 0)}, underlayTx ${fmtInt(k.underlayTxPackets ?? 0)}, underlayRx ${fmtInt(k.underlayRxPackets ?? 0)}, vmTx ${fmtInt(k.vmTxPackets ?? 0)}`);
   }
-  for (const c of [a, b, relay]) {
-    c.command({ cmd: 'stop' });
-  }
-  return { dataplane, relay: relayRuns, drops, stages };
+  const all = [a, b, relay, relay2a, relay2b];
+  for (const c of all) c.command({ cmd: 'stop' });
+  // They exit by themselves (writing their CPU profiles when asked to).
+  await Promise.all(all.map((c) => c.exitedWithin(childNodeArgs.length > 0 ? 30_000 : 2_000)));
+  return { runs, drops, stages };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -589,6 +624,12 @@ export async function run(args: readonly string[]): Promise<number> {
     if (!(e instanceof UsageError)) throw e;
     console.error(`bench host-agent: ${e.message}\n\n${HELP}`);
     return 2;
+  }
+  if (o.cpuProf) {
+    const dir = path.resolve(o.cpuProf);
+    mkdirSync(dir, { recursive: true });
+    childNodeArgs = ['--cpu-prof', `--cpu-prof-dir=${dir}`];
+    console.log(`CPU profiles of the child processes go to ${dir} (profiled run: figures not comparable)`);
   }
   const external = process.env.NATS_URL;
   const needsLog = o.only.has('rebuild') || o.only.has('latency');
@@ -689,7 +730,7 @@ export async function run(args: readonly string[]): Promise<number> {
         pass: peak < TARGET.rssMiB * MIB,
       });
       notes.push(
-        `rebuild: N=${fmtInt(N)} mappings over ${o.vnis} VNIs, one host agent, no snapshot; raw = ordered consumer over vnet.evt.vni.> ` +
+        `rebuild: N=${fmtInt(N)} mappings over ${o.vnis} VNIs, one host agent, no snapshot; raw = one ordered consumer (callback mode, as the agent's readers) over vnet.evt.vni.> ` +
           `(max_messages ${o.batch}), runs ${fmtInt(N / raw1.seconds)} / ${fmtInt(N / raw2.seconds)} ev/s (before/after the rebuild), mean used. ` +
           `CPU: agent ${((rebuild.cpuSeconds / N) * 1e6).toFixed(1)} µs/ev, raw ${((raw1.cpuSeconds / N) * 1e6).toFixed(1)} µs/ev. ` +
           `RSS: agent process before start ${mib(rebuild.rssBefore)}.`,
@@ -703,7 +744,12 @@ export async function run(args: readonly string[]): Promise<number> {
           children,
           timeoutMs + 120_000,
         );
-        console.log(`restart from snapshot: ${fromSnap.seconds.toFixed(2)} s (restored from position ${fromSnap.restoredFrom}, folded ${fmtInt(fromSnap.count)}), max RSS ${mib(fromSnap.maxRss)}`);
+        const rs = fromSnap.restore;
+        console.log(
+          `restart from snapshot: ${fromSnap.seconds.toFixed(2)} s (restored from position ${fromSnap.restoredFrom}` +
+            (rs ? `: ${mib(rs.bytes)} loaded in ${rs.loadMs} ms, decoded in ${rs.decodeMs} ms` : '') +
+            `; folded ${fmtInt(fromSnap.count)}), max RSS ${mib(fromSnap.maxRss)}`,
+        );
         const full = await measureInChild(
           { mode: 'follow', url, hostId: REBUILD_HOST, expected, useSnapshot: false, saveSnapshot: false, hash: true, timeoutMs },
           children,
@@ -755,28 +801,40 @@ export async function run(args: readonly string[]): Promise<number> {
 
     if (o.only.has('forward')) {
       const fw = await forwardPhase(o, children, sockets);
-      const dp = median(fw.dataplane.map((r) => r.rate));
-      const rl = median(fw.relay.map((r) => r.rate));
-      const ratio = median(fw.dataplane.map((r, i) => r.rate / fw.relay[i]!.rate));
+      const { dataplane, relay, relay2 } = fw.runs;
+      const dp = median(dataplane.map((r) => r.rate));
+      const ratioTo = (base: readonly ForwardRun[]) => median(dataplane.map((r, i) => r.rate / base[i]!.rate));
+      const ratio2 = ratioTo(relay2);
+      const ratio1 = ratioTo(relay);
       rows.push({
-        phase: 'forwarding (pkt/s)',
+        phase: 'forwarding (pkt/s), 2 hops',
         figure: fmtInt(dp),
-        baseline: `relay ${fmtInt(rl)}`,
-        ratio: ratio.toFixed(3),
+        baseline: `2-hop relay ${fmtInt(median(relay2.map((r) => r.rate)))}`,
+        ratio: ratio2.toFixed(3),
         target: `>= ${TARGET.forwardRatio.toFixed(2)}`,
-        pass: ratio >= TARGET.forwardRatio,
+        pass: ratio2 >= TARGET.forwardRatio,
       });
-      const loss = (runs: ForwardRun[]) => median(runs.map((r) => 1 - r.received / r.sent));
+      rows.push({
+        phase: 'forwarding vs 1-hop relay',
+        figure: fmtInt(dp),
+        baseline: `1-hop relay ${fmtInt(median(relay.map((r) => r.rate)))}`,
+        ratio: ratio1.toFixed(3),
+        target: '(info)',
+        pass: undefined,
+      });
+      const loss = (runs: readonly ForwardRun[]) => `${(median(runs.map((r) => 1 - r.received / r.sent)) * 100).toFixed(1)} %`;
+      const cpu = (runs: readonly ForwardRun[]) => `${median(runs.map((r) => r.cpuPerMpkt)).toFixed(2)} s`;
       notes.push(
         `forward: ${fmtInt(o.packets)} packets of ${20 + o.payloadBytes} B per run, bursts of ${o.burst} per event-loop turn, at most ${o.inFlight} in flight, ` +
-          `${o.forwardRepeats} runs per side (alternating), medians; ratio = median of per-run ratios. Path: sender → VM port A (127.0.1.61) → ` +
-          `underlay A → underlay B (127.0.1.62) → receiver; baseline: sender → relay (127.0.1.63) → receiver. ` +
-          `Not received (median): data plane ${(loss(fw.dataplane) * 100).toFixed(1)} %, relay ${(loss(fw.relay) * 100).toFixed(1)} % ` +
+          `${o.forwardRepeats} runs per side (interleaved, order rotating), medians; ratio = median of per-run ratios. Data plane path: sender → ` +
+          `VM port A (127.0.1.61) → underlay A → underlay B (127.0.1.62) → receiver, two processes. Like-for-like baseline (the target applies ` +
+          `to it): sender → relay (127.0.1.64) → relay (127.0.1.65) → receiver, two plain dgram relay processes. The one-hop relay ` +
+          `(sender → 127.0.1.63 → receiver, one process) is shown for reference only: it has half the hops, so its ratio understates the data plane. ` +
+          `Not received (median): data plane ${loss(dataplane)}, 2-hop relay ${loss(relay2)}, 1-hop relay ${loss(relay)} ` +
           `(lost packets are written off after 20 ms of silence). ` +
-          `CPU of the forwarding processes per million packets: data plane (A+B) ${median(fw.dataplane.map((r) => r.cpuPerMpkt)).toFixed(2)} s, ` +
-          `relay ${median(fw.relay.map((r) => r.cpuPerMpkt)).toFixed(2)} s. ` +
+          `CPU of the forwarding processes per million packets: data plane (A+B) ${cpu(dataplane)}, 2-hop relay (both) ${cpu(relay2)}, 1-hop relay ${cpu(relay)}. ` +
           `Data plane drops by reason: ${Object.keys(fw.drops).length ? JSON.stringify(fw.drops) : 'none'}; packets per stage (all runs): ${fw.stages.join('; ')}. ` +
-          `Runs (dp/relay pkt/s): ${fw.dataplane.map((r, i) => `${fmtInt(r.rate)}/${fmtInt(fw.relay[i]!.rate)}`).join(', ')}.`,
+          `Runs (dp / 2-hop / 1-hop pkt/s): ${dataplane.map((r, i) => `${fmtInt(r.rate)}/${fmtInt(relay2[i]!.rate)}/${fmtInt(relay[i]!.rate)}`).join(', ')}.`,
       );
     }
 

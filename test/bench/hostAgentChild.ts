@@ -3,7 +3,7 @@
  * one measurement in a process of its own, so its peak RSS is its own and every side starts
  * with a cold JIT. The job comes as JSON in argv[2]; results go back over IPC.
  *
- *  - `raw`:      an ordered consumer over a filter, counting `expected` messages (the baseline).
+ *  - `raw`:      an ordered consumer over a filter (callback mode), counting `expected` messages (the baseline).
  *  - `follow`:   startFollowing(...) until the tables hold `expected` entries; optionally a
  *                snapshot afterwards and the table hash.
  *  - `dataplane`: a long-lived data plane (createDataPlane), driven by IPC commands.
@@ -47,6 +47,7 @@ export interface MeasureResult {
   /** CPU time of this process during the measured part (seconds). */
   readonly cpuSeconds: number;
   readonly restoredFrom?: number;
+  readonly restore?: { readonly bytes: number; readonly loadMs: number; readonly decodeMs: number };
   readonly snapshotSeconds?: number;
   readonly snapshotMaxRss?: number;
   readonly hash?: string;
@@ -94,12 +95,18 @@ async function raw(job: Extract<ChildJob, { mode: 'raw' }>): Promise<MeasureResu
     const t0 = performance.now();
     let seen = 0;
     const consumer = await ctx.js.consumers.get(job.stream, { filter_subjects: job.filter });
-    const messages = await consumer.consume({ max_messages: job.batch });
-    try {
-      for await (const m of messages) {
+    // Callback mode, as the agent's readers (forEachEvent) use: the cheapest way to consume.
+    let done!: () => void;
+    const all = new Promise<void>((resolve) => (done = resolve));
+    const messages = await consumer.consume({
+      max_messages: job.batch,
+      callback: (m) => {
         if (m.data.length > 0) seen++;
-        if (seen >= job.expected) break;
-      }
+        if (seen === job.expected) done();
+      },
+    });
+    try {
+      await all;
     } finally {
       await messages.close().catch(() => undefined);
     }
@@ -164,6 +171,7 @@ async function follow(job: Extract<ChildJob, { mode: 'follow' }>): Promise<Measu
       rssBefore,
       cpuSeconds,
       restoredFrom: f.restoredFrom,
+      restore: f.restore,
       ...(snapshotSeconds === undefined ? {} : { snapshotSeconds, snapshotMaxRss }),
       ...(hash === undefined ? {} : { hash }),
     };

@@ -3,12 +3,20 @@
  * vnet's token option, then one raw inner IPv4 packet (no inner Ethernet). These functions
  * apply vnet's receive rules on top of the generic Geneve codec.
  */
-import { decodeGeneve, isCriticalOption, PROTOCOL_TYPE_IPV4, GENEVE_VNI_MAX, type GeneveFrame } from './geneve';
-import { parseIpv4Header, type Ipv4Packet } from './ipv4';
-import { fail, ok, type Decoded } from './result';
 import {
-  findTokenOption,
-  isTokenOption,
+  checkGeneveOptions,
+  geneveFrameAt,
+  GENEVE_BASE_HEADER_LENGTH,
+  GENEVE_VERSION,
+  OPTION_TYPE_CRITICAL,
+  PROTOCOL_TYPE_IPV4,
+  GENEVE_VNI_MAX,
+  type GeneveFrame,
+} from './geneve';
+import { checkIpv4Header, ipv4DstAt, ipv4PacketAt, ipv4SrcAt, type Ipv4Packet } from './ipv4';
+import { fail, ok, type Decoded, type DecodeReason } from './result';
+import {
+  tokenOptionAt,
   writeTokenOptionData,
   VNET_OPTION_CLASS,
   VNET_TOKEN_OPTION_DATA_LENGTH,
@@ -68,23 +76,85 @@ export function encodeVnetFrame(vni: number, token: TokenOption, packet: Uint8Ar
 }
 
 /**
+ * What {@link scanVnetFrame} reads from an accepted frame: numbers and offsets into it, no
+ * view and no copy. One object is meant to be reused for every packet; its fields are only
+ * meaningful after a scan that returned `undefined`, until the next scan.
+ */
+export interface VnetFrameInfo {
+  vni: number;
+  /** Where the token option's 24 data bytes start: key id (u32), expiry (u32), token (16). */
+  tokenOffset: number;
+  /** Where the inner IPv4 packet starts (the Geneve header length); it runs to the end of the bytes. */
+  innerOffset: number;
+  /** Inner source and destination addresses (u32). */
+  innerSrc: number;
+  innerDst: number;
+}
+
+/** A {@link VnetFrameInfo} to reuse across scans. */
+export function newVnetFrameInfo(): VnetFrameInfo {
+  return { vni: 0, tokenOffset: 0, innerOffset: 0, innerSrc: 0, innerDst: 0 };
+}
+
+/**
+ * vnet's receive rules (see {@link decodeVnetFrame}, which is built on this) without
+ * allocating: returns the reason a frame is refused, or `undefined` after filling `out`.
+ * Same rules, same order, same reasons: Geneve decodes (length, version, option lengths);
+ * not an O frame; protocol type IPv4; no critical option but the token; the first token
+ * option is 24 bytes; a well-formed inner IPv4 header. Never throws.
+ */
+export function scanVnetFrame(bytes: Uint8Array, out: VnetFrameInfo): DecodeReason | undefined {
+  if (bytes.length < GENEVE_BASE_HEADER_LENGTH) return 'truncated';
+  const b0 = bytes[0]!;
+  if (b0 >>> 6 !== GENEVE_VERSION) return 'bad-version';
+  const headerLength = GENEVE_BASE_HEADER_LENGTH + (b0 & 0x3f) * 4;
+  if (bytes.length < headerLength) return 'truncated';
+  if (checkGeneveOptions(bytes, headerLength) !== headerLength) return 'bad-option-length';
+  if ((bytes[1]! & 0x80) !== 0) return 'oam-frame';
+  if (((bytes[2]! << 8) | bytes[3]!) !== PROTOCOL_TYPE_IPV4) return 'unsupported-protocol';
+  // Options tile the area exactly (checked above). Any critical option but the token refuses
+  // the frame, wherever it is; the first token option is the one read.
+  let token = -1;
+  let tokenLength = 0;
+  for (let p = GENEVE_BASE_HEADER_LENGTH; p < headerLength; ) {
+    const type = bytes[p + 2]!;
+    const dataLength = (bytes[p + 3]! & 0x1f) * 4;
+    const isToken = type === VNET_TOKEN_OPTION_TYPE && ((bytes[p]! << 8) | bytes[p + 1]!) === VNET_OPTION_CLASS;
+    if (isToken) {
+      if (token < 0) {
+        token = p + 4;
+        tokenLength = dataLength;
+      }
+    } else if ((type & OPTION_TYPE_CRITICAL) !== 0) {
+      return 'unknown-critical-option';
+    }
+    p += 4 + dataLength;
+  }
+  if (token < 0) return 'missing-token-option';
+  if (tokenLength !== VNET_TOKEN_OPTION_DATA_LENGTH) return 'bad-token-option';
+  const inner = checkIpv4Header(bytes, headerLength);
+  if (inner !== undefined) return inner;
+  out.vni = (bytes[4]! << 16) | (bytes[5]! << 8) | bytes[6]!;
+  out.tokenOffset = token;
+  out.innerOffset = headerLength;
+  out.innerSrc = ipv4SrcAt(bytes, headerLength);
+  out.innerDst = ipv4DstAt(bytes, headerLength);
+  return undefined;
+}
+
+const scratch = newVnetFrameInfo();
+
+/**
  * Decodes a received UDP payload with vnet's rules, in this order: Geneve decodes; not a
  * control (O) frame; protocol type IPv4; no critical option but the token (RFC 8926 §3.5);
  * a well-formed token option; a well-formed inner IPv4 header. Unknown non-critical options
  * are ignored. Never throws. The token is read, not verified: that is the caller's next step.
+ * The rules are {@link scanVnetFrame}'s; this adds the objects (for a packet path that needs
+ * none, scan instead).
  */
 export function decodeVnetFrame(bytes: Uint8Array): Decoded<VnetFrame> {
-  const g = decodeGeneve(bytes);
-  if (!g.ok) return g;
-  const geneve = g.value;
-  if (geneve.oam) return fail('oam-frame');
-  if (geneve.protocolType !== PROTOCOL_TYPE_IPV4) return fail('unsupported-protocol');
-  for (const o of geneve.options) {
-    if (isCriticalOption(o) && !isTokenOption(o)) return fail('unknown-critical-option');
-  }
-  const t = findTokenOption(geneve.options);
-  if (!t.ok) return t;
-  const inner = parseIpv4Header(geneve.payload);
-  if (!inner.ok) return inner;
-  return ok({ vni: geneve.vni, token: t.value, inner: inner.value, geneve });
+  const refused = scanVnetFrame(bytes, scratch);
+  if (refused !== undefined) return fail(refused);
+  const geneve = geneveFrameAt(bytes, scratch.innerOffset);
+  return ok({ vni: geneve.vni, token: tokenOptionAt(bytes, scratch.tokenOffset), inner: ipv4PacketAt(geneve.payload), geneve });
 }

@@ -140,22 +140,43 @@ export function encodeGeneve(header: GeneveHeaderInit, payload: Uint8Array, out?
 export function decodeGeneve(bytes: Uint8Array): Decoded<GeneveFrame, GeneveReason> {
   if (bytes.length < GENEVE_BASE_HEADER_LENGTH) return fail('truncated');
   const b0 = bytes[0]!;
-  const b1 = bytes[1]!;
   const version = b0 >>> 6;
   if (version !== GENEVE_VERSION) return fail('bad-version');
   const headerLength = GENEVE_BASE_HEADER_LENGTH + (b0 & 0x3f) * 4;
   if (bytes.length < headerLength) return fail('truncated');
-  const options: GeneveOption[] = [];
+  const optionsEnd = checkGeneveOptions(bytes, headerLength);
+  if (optionsEnd !== headerLength) return fail('bad-option-length');
+  return ok(geneveFrameAt(bytes, headerLength));
+}
+
+/**
+ * Walks the option headers of `bytes[8, headerLength)` and returns where the last whole
+ * option ends: `headerLength` when they tile the options area exactly, else the start of
+ * the option that runs past it. Both ends are whole words, so at least one 4-byte option
+ * header fits on each pass. Allocates nothing.
+ */
+export function checkGeneveOptions(bytes: Uint8Array, headerLength: number): number {
   let p = GENEVE_BASE_HEADER_LENGTH;
-  // Both ends are whole words, so at least one 4-byte option header fits on each pass.
   while (p < headerLength) {
     const end = p + 4 + (bytes[p + 3]! & 0x1f) * 4;
-    if (end > headerLength) return fail('bad-option-length');
+    if (end > headerLength) return p;
+    p = end;
+  }
+  return p;
+}
+
+/** The decoded frame of `bytes` whose version, lengths and options were already checked. */
+export function geneveFrameAt(bytes: Uint8Array, headerLength: number): GeneveFrame {
+  const b1 = bytes[1]!;
+  const options: GeneveOption[] = [];
+  let p = GENEVE_BASE_HEADER_LENGTH;
+  while (p < headerLength) {
+    const end = p + 4 + (bytes[p + 3]! & 0x1f) * 4;
     options.push({ optionClass: (bytes[p]! << 8) | bytes[p + 1]!, type: bytes[p + 2]!, data: bytes.subarray(p + 4, end) });
     p = end;
   }
-  return ok({
-    version,
+  return {
+    version: bytes[0]! >>> 6,
     oam: (b1 & 0x80) !== 0,
     critical: (b1 & 0x40) !== 0,
     protocolType: (bytes[2]! << 8) | bytes[3]!,
@@ -163,5 +184,5 @@ export function decodeGeneve(bytes: Uint8Array): Decoded<GeneveFrame, GeneveReas
     options,
     headerLength,
     payload: bytes.subarray(headerLength),
-  });
+  };
 }

@@ -17,6 +17,7 @@ export {
   type TokenReason,
 } from './result';
 export {
+  checkGeneveOptions,
   decodeGeneve,
   encodeGeneve,
   encodeGeneveHeader,
@@ -39,6 +40,7 @@ export {
   encodeTokenOption,
   findTokenOption,
   isTokenOption,
+  tokenOptionAt,
   writeTokenOptionData,
   VNET_OPTION_CLASS,
   VNET_TOKEN_EXPIRY_MAX,
@@ -48,12 +50,24 @@ export {
   type TokenOption,
 } from './token';
 export {
+  checkIpv4Header,
   internetChecksum,
+  ipv4DstAt,
   ipv4FromString,
+  ipv4SrcAt,
   ipv4ToString,
   parseIpv4Header,
   IP_PROTOCOL,
   IPV4_MIN_HEADER_LENGTH,
   type Ipv4Packet,
 } from './ipv4';
-export { decodeVnetFrame, encodeVnetFrame, encodeVnetHeader, VNET_HEADER_LENGTH, type VnetFrame } from './frame';
+export {
+  decodeVnetFrame,
+  encodeVnetFrame,
+  encodeVnetHeader,
+  newVnetFrameInfo,
+  scanVnetFrame,
+  VNET_HEADER_LENGTH,
+  type VnetFrame,
+  type VnetFrameInfo,
+} from './frame';

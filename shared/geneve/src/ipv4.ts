@@ -35,23 +35,49 @@ const u32 = (b: Uint8Array, i: number): number =>
   ((b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!) >>> 0;
 
 /**
+ * The rules of {@link parseIpv4Header} for the packet starting at `bytes[offset]` and ending
+ * at `bytes.length`, without building anything: the refusal, or `undefined` when the header
+ * is well-formed (then {@link ipv4SrcAt} and {@link ipv4DstAt} read the addresses). For the
+ * packet path, where one result object per packet is one too many. Never throws.
+ */
+export function checkIpv4Header(bytes: Uint8Array, offset = 0): Ipv4Reason | undefined {
+  const available = bytes.length - offset;
+  if (available < IPV4_MIN_HEADER_LENGTH) return 'ipv4-truncated';
+  const b0 = bytes[offset]!;
+  if (b0 >>> 4 !== 4) return 'ipv4-bad-version';
+  const ihl = b0 & 0x0f;
+  if (ihl < 5) return 'ipv4-bad-ihl';
+  const headerLength = ihl * 4;
+  if (available < headerLength) return 'ipv4-truncated';
+  const totalLength = (bytes[offset + 2]! << 8) | bytes[offset + 3]!;
+  if (totalLength < headerLength) return 'ipv4-bad-total-length';
+  if (totalLength > available) return 'ipv4-truncated';
+  return undefined;
+}
+
+/** Source address (u32) of the IPv4 header at `offset`; the header must have passed {@link checkIpv4Header}. */
+export const ipv4SrcAt = (bytes: Uint8Array, offset = 0): number => u32(bytes, offset + 12);
+
+/** Destination address (u32) of the IPv4 header at `offset`; the header must have passed {@link checkIpv4Header}. */
+export const ipv4DstAt = (bytes: Uint8Array, offset = 0): number => u32(bytes, offset + 16);
+
+/**
  * Parses the IPv4 header at the start of `bytes`. Never throws: a wrong version, IHL below 5,
  * total length below the header or above the bytes given are refusals. Trailing bytes past
  * the total length (link padding) are allowed and left out of `payload`. The checksum is not
  * verified here (see {@link internetChecksum}); options are skipped, not read.
  */
 export function parseIpv4Header(bytes: Uint8Array): Decoded<Ipv4Packet, Ipv4Reason> {
-  if (bytes.length < IPV4_MIN_HEADER_LENGTH) return fail('ipv4-truncated');
-  const b0 = bytes[0]!;
-  if (b0 >>> 4 !== 4) return fail('ipv4-bad-version');
-  const ihl = b0 & 0x0f;
-  if (ihl < 5) return fail('ipv4-bad-ihl');
+  const refused = checkIpv4Header(bytes, 0);
+  return refused === undefined ? ok(ipv4PacketAt(bytes)) : fail(refused);
+}
+
+/** The parsed header of a packet at the start of `bytes` that passed {@link checkIpv4Header}. */
+export function ipv4PacketAt(bytes: Uint8Array): Ipv4Packet {
+  const ihl = bytes[0]! & 0x0f;
   const headerLength = ihl * 4;
-  if (bytes.length < headerLength) return fail('ipv4-truncated');
   const totalLength = (bytes[2]! << 8) | bytes[3]!;
-  if (totalLength < headerLength) return fail('ipv4-bad-total-length');
-  if (totalLength > bytes.length) return fail('ipv4-truncated');
-  return ok({
+  return {
     version: 4,
     ihl,
     headerLength,
@@ -61,7 +87,7 @@ export function parseIpv4Header(bytes: Uint8Array): Decoded<Ipv4Packet, Ipv4Reas
     src: u32(bytes, 12),
     dst: u32(bytes, 16),
     payload: bytes.subarray(headerLength, totalLength),
-  });
+  };
 }
 
 /**

@@ -94,8 +94,12 @@ const u32 = (b: Uint8Array, i: number): number =>
 /** Reads a token option. Never throws; `token` is a view on the option's data. */
 export function decodeTokenOption(o: GeneveOption): Decoded<TokenOption, TokenReason> {
   if (!isTokenOption(o) || o.data.length !== VNET_TOKEN_OPTION_DATA_LENGTH) return fail('bad-token-option');
-  const d = o.data;
-  return ok({ keyId: u32(d, 0), expiresAt: u32(d, 4), token: d.subarray(8, 8 + VNET_TOKEN_LENGTH) });
+  return ok(tokenOptionAt(o.data, 0));
+}
+
+/** The token option whose 24 data bytes start at `bytes[offset]` (`token` is a view). */
+export function tokenOptionAt(bytes: Uint8Array, offset: number): TokenOption {
+  return { keyId: u32(bytes, offset), expiresAt: u32(bytes, offset + 4), token: bytes.subarray(offset + 8, offset + 8 + VNET_TOKEN_LENGTH) };
 }
 
 /** Finds and reads the first token option in a frame's options. Never throws. */

@@ -17,18 +17,25 @@
  *   (`spoofed-source`), its destination must be in the VM's VNI table (`no-route`); a local
  *   destination is delivered straight to that VM's port, a remote one gets the 36-byte vnet
  *   header and goes to the destination host's underlay address.
- * - underlay → VM: `decodeVnetFrame` (each refusal counted by its reason), then the local VM
- *   with (VNI, inner destination) (`no-local-vm`), which must have a peer (`vm-not-attached`).
+ * - underlay → VM: `scanVnetFrame` (`decodeVnetFrame`'s rules; each refusal counted by its
+ *   reason), then the local VM with (VNI, inner destination) (`no-local-vm`), which must have
+ *   a peer (`vm-not-attached`).
  *
  * Addresses on the packet path are u32 numbers (no string per packet); headers are built
- * once per VNI at apply time and sent as `[header, packet]` (no copy of the packet).
+ * once per VNI at apply time and sent as `[header, packet]` (no copy of the packet). The
+ * packet path allocates nothing of its own: headers are checked in place (`checkIpv4Header`,
+ * `scanVnetFrame` into one reused record), never parsed into objects; what remains per packet
+ * is Node's (the received Buffer, the send request, the view on the inner packet delivered).
  */
 import type { RemoteInfo, Socket } from 'node:dgram';
 import {
-  decodeVnetFrame,
+  checkIpv4Header,
   encodeVnetHeader,
+  ipv4DstAt,
   ipv4FromString,
-  parseIpv4Header,
+  ipv4SrcAt,
+  newVnetFrameInfo,
+  scanVnetFrame,
   VNET_HEADER_LENGTH,
   VNET_TOKEN_LENGTH,
   type TokenOption,
@@ -103,14 +110,15 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
     return h;
   };
 
-  const deliver = (vm: VmPort, packet: Uint8Array): void => {
+  /** Sends `bytes[offset..]` to the VM's peer. */
+  const deliver = (vm: VmPort, bytes: Buffer, offset: number): void => {
     if (vm.peerHost === undefined) {
       drops['vm-not-attached']++;
       return;
     }
     c.vmTxPackets++;
-    c.vmTxBytes += packet.length;
-    vm.socket.send(packet, vm.peerPort, vm.peerHost);
+    c.vmTxBytes += bytes.length - offset;
+    vm.socket.send(offset === 0 ? bytes : bytes.subarray(offset), vm.peerPort, vm.peerHost);
   };
 
   const fromVm = (vm: VmPort, msg: Buffer, rinfo: RemoteInfo): void => {
@@ -120,16 +128,15 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
       vm.peerHost = rinfo.address;
       vm.peerPort = rinfo.port;
     }
-    const p = parseIpv4Header(msg);
-    if (!p.ok) {
+    if (checkIpv4Header(msg, 0) !== undefined) {
       drops['bad-inner']++;
       return;
     }
-    const { src, dst } = p.value;
-    if (src !== vm.ipNum) {
+    if (ipv4SrcAt(msg, 0) !== vm.ipNum) {
       drops['spoofed-source']++;
       return;
     }
+    const dst = ipv4DstAt(msg, 0);
     const route = routes.get(vm.vni)?.get(dst);
     if (!route) {
       drops['no-route']++;
@@ -142,7 +149,7 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
         return;
       }
       c.localPackets++;
-      deliver(target, msg);
+      deliver(target, msg, 0);
       return;
     }
     c.underlayTxPackets++;
@@ -150,22 +157,25 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
     underlaySocket.send([route.header, msg], route.port, route.host);
   };
 
+  /** The frame being handled (reused: the handler runs to completion, one frame at a time). */
+  const frame = newVnetFrameInfo();
   const fromUnderlay = (msg: Buffer): void => {
     c.underlayRxPackets++;
     c.underlayRxBytes += msg.length;
-    const f = decodeVnetFrame(msg);
-    if (!f.ok) {
-      drops[f.reason]++;
+    const refused = scanVnetFrame(msg, frame);
+    if (refused !== undefined) {
+      drops[refused]++;
       return;
     }
-    // Tokens are not verified yet (a later issue): any well-formed frame for a local VM is delivered.
-    const { vni, inner, geneve } = f.value;
-    const vm = localByVni.get(vni)?.get(inner.dst);
+    // Tokens are not verified yet (a later issue): any well-formed frame for a local VM is
+    // delivered. The token option's 24 bytes are at msg[frame.tokenOffset].
+    const vm = localByVni.get(frame.vni)?.get(frame.innerDst);
     if (!vm) {
       drops['no-local-vm']++;
       return;
     }
-    deliver(vm, geneve.payload);
+    // The inner packet with any bytes after it (decodeVnetFrame's `geneve.payload`).
+    deliver(vm, msg, frame.innerOffset);
   };
   underlaySocket.on('message', fromUnderlay);
 
