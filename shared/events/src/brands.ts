@@ -10,9 +10,11 @@ import {
   DISPLAY_NAME_MAX,
   DISPLAY_NAME_PATTERN,
   ISO_TIMESTAMP_PATTERN,
+  PAIR_ID_PATTERN,
   UUID_PATTERN,
 } from './ids';
 import {
+  BASE64_PATTERN,
   base64ByteLength,
   cidrHostBitsFix,
   CIDR_PATTERN,
@@ -68,6 +70,27 @@ export const BRAND_DOCS: { readonly [name: string]: BrandDoc } = {
   ProjectId: idDoc('project'),
   NetworkId: idDoc('virtual network'),
   VmId: idDoc('virtual machine'),
+  RuleId: idDoc('policy rule'),
+  Tag: {
+    summary: '1-63 chars of a-z 0-9 _ -, starting with a letter or digit',
+    schema: { type: 'string', pattern: AGGREGATE_ID_PATTERN.source, description: 'A label on a VM that policy rules select.' },
+  },
+  PairId: {
+    summary: '<vni>-<src IPv4 as 8 hex digits>-<dst IPv4 as 8 hex digits>',
+    schema: { type: 'string', pattern: PAIR_ID_PATTERN.source, description: 'Id of a virtual network pair, e.g. 4242-0a000001-0a000002.' },
+  },
+  NonNegativeInt: {
+    summary: 'integer >= 0',
+    schema: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+  },
+  U32: {
+    summary: 'integer 0..4294967295',
+    schema: { type: 'integer', minimum: 0, maximum: 0xffffffff },
+  },
+  Base64: {
+    summary: 'standard padded base64, 4..256 characters',
+    schema: { type: 'string', pattern: BASE64_PATTERN.source },
+  },
   IsoTimestamp: {
     summary: 'RFC 3339 date-time such as 2024-05-01T12:00:00.000Z',
     schema: {

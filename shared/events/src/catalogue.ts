@@ -30,6 +30,16 @@ export const CURRENT_VERSIONS = {
   VmMappingRemoved: 1,
   HostVmAttached: 1,
   HostVmDetached: 1,
+  PolicyRuleSet: 1,
+  PolicyRuleRemoved: 1,
+  VmTagged: 1,
+  PairRequested: 1,
+  PairAuthorized: 1,
+  PairDenied: 1,
+  PairRevoked: 1,
+  PairTokenIssued: 1,
+  VmKeyIssued: 1,
+  TokenRejected: 1,
 } as const satisfies { readonly [K in Types]: number };
 
 /** The envelope codec type of every event type at its current version. */
@@ -52,6 +62,16 @@ export const ENVELOPE_CODECS: EnvelopeCodecs = {
   VmMappingRemoved: envelopeCodec('VmMappingRemoved', CURRENT_VERSIONS.VmMappingRemoved, PAYLOAD_CODECS.VmMappingRemoved),
   HostVmAttached: envelopeCodec('HostVmAttached', CURRENT_VERSIONS.HostVmAttached, PAYLOAD_CODECS.HostVmAttached),
   HostVmDetached: envelopeCodec('HostVmDetached', CURRENT_VERSIONS.HostVmDetached, PAYLOAD_CODECS.HostVmDetached),
+  PolicyRuleSet: envelopeCodec('PolicyRuleSet', CURRENT_VERSIONS.PolicyRuleSet, PAYLOAD_CODECS.PolicyRuleSet),
+  PolicyRuleRemoved: envelopeCodec('PolicyRuleRemoved', CURRENT_VERSIONS.PolicyRuleRemoved, PAYLOAD_CODECS.PolicyRuleRemoved),
+  VmTagged: envelopeCodec('VmTagged', CURRENT_VERSIONS.VmTagged, PAYLOAD_CODECS.VmTagged),
+  PairRequested: envelopeCodec('PairRequested', CURRENT_VERSIONS.PairRequested, PAYLOAD_CODECS.PairRequested),
+  PairAuthorized: envelopeCodec('PairAuthorized', CURRENT_VERSIONS.PairAuthorized, PAYLOAD_CODECS.PairAuthorized),
+  PairDenied: envelopeCodec('PairDenied', CURRENT_VERSIONS.PairDenied, PAYLOAD_CODECS.PairDenied),
+  PairRevoked: envelopeCodec('PairRevoked', CURRENT_VERSIONS.PairRevoked, PAYLOAD_CODECS.PairRevoked),
+  PairTokenIssued: envelopeCodec('PairTokenIssued', CURRENT_VERSIONS.PairTokenIssued, PAYLOAD_CODECS.PairTokenIssued),
+  VmKeyIssued: envelopeCodec('VmKeyIssued', CURRENT_VERSIONS.VmKeyIssued, PAYLOAD_CODECS.VmKeyIssued),
+  TokenRejected: envelopeCodec('TokenRejected', CURRENT_VERSIONS.TokenRejected, PAYLOAD_CODECS.TokenRejected),
 };
 
 /** Every domain event, as deciders and projections see it: the current version, decoded. */
@@ -79,6 +99,9 @@ export const EXTERNAL_EVENT_TYPES = [
   'NetworkCreated',
   'VmPlaced',
   'VmDeleted',
+  'VmTagged',
+  'PolicyRuleSet',
+  'PolicyRuleRemoved',
 ] as const satisfies ReadonlyArray<EventType>;
 
 /** An event type that an external system may publish. */
@@ -100,6 +123,16 @@ export const EVENT_DESCRIPTIONS: { readonly [K in EventType]: string } = {
   VmMappingRemoved: 'A virtual IP in a VNI no longer maps to that VM and host.',
   HostVmAttached: 'A host runs a VM, so its agent follows the VM\'s VNI.',
   HostVmDetached: 'A host no longer runs a VM.',
+  PolicyRuleSet: 'A policy rule allows or denies traffic from the VMs one selector picks to those another picks (network, VM, tag or any); it replaces the rule with the same id. Deny wins; without a rule only VMs of one network may talk.',
+  PolicyRuleRemoved: 'A policy rule is gone.',
+  VmTagged: 'A VM carries exactly these tags now (policy rules can select by tag).',
+  PairRequested: 'A host agent asks for a (source VM, destination address) pair after a first packet it had no pair for.',
+  PairAuthorized: 'The authorization service allowed a pair, naming the rule (null: same-network default) and the policy version.',
+  PairDenied: 'The authorization service refused a pair, with the reason, the rule (null: default) and the policy version.',
+  PairRevoked: 'A live pair is no longer allowed (policy change, VM gone); the source host removes it.',
+  PairTokenIssued: 'The token issuer made a token for a pair (sealed to the source host), with key id and expiry.',
+  VmKeyIssued: 'A VM has a new secret key, sealed to the host that runs it and to the token issuer.',
+  TokenRejected: 'A destination host dropped packets whose token it refused (sampled, with a packet count).',
 };
 
 /** True when `s` names an event type of the catalogue. */

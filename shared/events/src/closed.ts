@@ -39,7 +39,7 @@ const never: FastCheck = () => false;
 
 type Inspectable = t.Decoder<unknown, unknown> & {
   readonly _tag?: string;
-  readonly type?: { readonly _tag?: string };
+  readonly type?: t.Decoder<unknown, unknown> & { readonly _tag?: string };
   readonly types?: ReadonlyArray<t.Decoder<unknown, unknown>>;
   readonly predicate?: (u: unknown) => boolean;
   readonly value?: unknown;
@@ -66,6 +66,10 @@ function buildFastCheck(codec: Inspectable): FastCheck {
       if (codec.type?._tag === 'StringType') return (u) => typeof u === 'string' && p(u);
       if (codec.type?._tag === 'NumberType') return (u) => typeof u === 'number' && p(u);
       return never;
+    }
+    case 'ArrayType': {
+      const inner = codec.type === undefined ? never : fastCheck(codec.type as t.Decoder<unknown, unknown>);
+      return (u) => Array.isArray(u) && u.every(inner);
     }
     case 'UnionType': {
       const members = (codec.types ?? []).map(fastCheck);

@@ -5,6 +5,7 @@
 import { CURRENT_VERSIONS, type DomainEvent, type EventOf, type EventType, type PayloadOf } from './catalogue';
 import type { CausationId } from './envelope';
 import type { EventId, IsoTimestamp } from './ids';
+import type { Selector } from './payloads';
 
 /** Optional envelope fields of {@link newEvent}. */
 export interface NewEventOptions {
@@ -74,12 +75,35 @@ export function streamNameOf(ev: DomainEvent): string {
     case 'HostVmAttached':
     case 'HostVmDetached':
       return `hostvms.${ev.payload.hostId}`;
+    case 'PolicyRuleSet':
+    case 'PolicyRuleRemoved':
+      return `policy.${ev.payload.ruleId}`;
+    case 'VmTagged':
+      return `vm.${ev.payload.vmId}`;
+    case 'PairRequested':
+    case 'PairAuthorized':
+    case 'PairDenied':
+    case 'PairRevoked':
+    case 'PairTokenIssued':
+      return `hostpairs.${ev.payload.hostId}.${ev.payload.pairId}`;
+    case 'VmKeyIssued':
+      return `hostkeys.${ev.payload.hostId}`;
+    case 'TokenRejected':
+      return `hostrejects.${ev.payload.hostId}`;
     default:
       return assertNever(ev);
   }
 }
 
 const q = (s: string): string => JSON.stringify(s);
+
+/** `net:web`, `vm:a1`, `tag:db`, `any`. */
+function selectorText(s: Selector): string {
+  if ('network' in s) return `net:${s.network}`;
+  if ('vm' in s) return `vm:${s.vm}`;
+  if ('tag' in s) return `tag:${s.tag}`;
+  return 'any';
+}
 
 /** One line for a log tail, e.g. `VmPlaced vm=web-1 vni=1001 ip=10.0.0.5 host=h1`. */
 export function describeEvent(ev: DomainEvent): string {
@@ -125,6 +149,39 @@ export function describeEvent(ev: DomainEvent): string {
     case 'HostVmDetached': {
       const p = ev.payload;
       return `${ev.type} host=${p.hostId} vm=${p.vmId} vni=${p.vni} ip=${p.ip}`;
+    }
+    case 'PolicyRuleSet': {
+      const p = ev.payload;
+      return `PolicyRuleSet rule=${p.ruleId} ${p.action} from=${selectorText(p.from)} to=${selectorText(p.to)}`;
+    }
+    case 'PolicyRuleRemoved':
+      return `PolicyRuleRemoved rule=${ev.payload.ruleId}`;
+    case 'VmTagged':
+      return `VmTagged vm=${ev.payload.vmId} tags=${ev.payload.tags.join(',') || '-'}`;
+    case 'PairRequested': {
+      const p = ev.payload;
+      return `PairRequested pair=${p.pairId} host=${p.hostId} vni=${p.vni} ${p.srcIp}(${p.srcVmId}) -> ${p.dstIp}`;
+    }
+    case 'PairAuthorized': {
+      const p = ev.payload;
+      return `PairAuthorized pair=${p.pairId} vni=${p.vni} ${p.srcIp}(${p.srcVmId}) -> ${p.dstIp}(${p.dstVmId}@${p.dstHostId}) rule=${p.ruleId ?? 'default'} policy=v${p.policyVersion}`;
+    }
+    case 'PairDenied':
+    case 'PairRevoked': {
+      const p = ev.payload;
+      return `${ev.type} pair=${p.pairId} vni=${p.vni} ${p.srcIp} -> ${p.dstIp} reason=${p.reason} rule=${p.ruleId ?? 'default'} policy=v${p.policyVersion}`;
+    }
+    case 'PairTokenIssued': {
+      const p = ev.payload;
+      return `PairTokenIssued pair=${p.pairId} vni=${p.vni} ${p.srcIp} -> ${p.dstIp}@${p.dstUnderlay} key=${p.keyId} expires=${new Date(p.expiry * 1000).toISOString()}`;
+    }
+    case 'VmKeyIssued': {
+      const p = ev.payload;
+      return `VmKeyIssued vm=${p.vmId} host=${p.hostId} key=${p.keyId} reason=${p.reason}`;
+    }
+    case 'TokenRejected': {
+      const p = ev.payload;
+      return `TokenRejected host=${p.hostId} reason=${p.reason} vni=${p.vni} ${p.srcIp} -> ${p.dstIp} key=${p.keyId} packets=${p.packets}`;
     }
     default:
       return assertNever(ev);

@@ -106,3 +106,49 @@ export interface PositiveIntBrand { readonly PositiveInt: unique symbol }
 export const PositiveInt = t.brand(t.number, (n): n is t.Branded<number, PositiveIntBrand> => Number.isSafeInteger(n) && n >= 1, 'PositiveInt');
 /** A safe integer of at least 1. */
 export type PositiveInt = t.TypeOf<typeof PositiveInt>;
+
+/** Brand of {@link RuleId}. */
+export interface RuleIdBrand { readonly RuleId: unique symbol }
+/** Id of a policy rule. */
+export const RuleId = t.brand(t.string, (s): s is t.Branded<string, RuleIdBrand> => isAggregateId(s), 'RuleId');
+/** Id of a policy rule; a NATS subject token. */
+export type RuleId = t.TypeOf<typeof RuleId>;
+
+/** Brand of {@link Tag}. */
+export interface TagBrand { readonly Tag: unique symbol }
+/** A label on a VM that policy rules can select (`web`, `db`, `team-a`). */
+export const Tag = t.brand(t.string, (s): s is t.Branded<string, TagBrand> => isAggregateId(s), 'Tag');
+/** A VM label. */
+export type Tag = t.TypeOf<typeof Tag>;
+
+/** Brand of {@link PairId}. */
+export interface PairIdBrand { readonly PairId: unique symbol }
+/**
+ * Id of a virtual network pair: `<vni>-<source IPv4 as 8 hex digits>-<destination as 8 hex
+ * digits>` (e.g. `4242-0a000001-0a000002`), so the same pair always has the same id.
+ */
+export const PairId = t.brand(t.string, (s): s is t.Branded<string, PairIdBrand> => PAIR_ID_PATTERN.test(s), 'PairId');
+/** Id of a pair (VNI, source address, destination address). */
+export type PairId = t.TypeOf<typeof PairId>;
+/** Pattern of a {@link PairId}. */
+export const PAIR_ID_PATTERN = /^(?:0|[1-9][0-9]{0,7})-[0-9a-f]{8}-[0-9a-f]{8}$/;
+
+/** The id of the pair (vni, src, dst); addresses as u32. */
+export function pairIdOf(vni: number, src: number, dst: number): PairId {
+  const hex = (n: number) => (n >>> 0).toString(16).padStart(8, '0');
+  return `${vni}-${hex(src)}-${hex(dst)}` as PairId;
+}
+
+/** Brand of {@link NonNegativeInt}. */
+export interface NonNegativeIntBrand { readonly NonNegativeInt: unique symbol }
+/** A safe integer of at least 0 (versions, counters). */
+export const NonNegativeInt = t.brand(t.number, (n): n is t.Branded<number, NonNegativeIntBrand> => Number.isSafeInteger(n) && n >= 0, 'NonNegativeInt');
+/** A safe integer of at least 0. */
+export type NonNegativeInt = t.TypeOf<typeof NonNegativeInt>;
+
+/** Brand of {@link U32}. */
+export interface U32Brand { readonly U32: unique symbol }
+/** An unsigned 32-bit integer (key ids, expiry in unix seconds: what the Geneve option carries). */
+export const U32 = t.brand(t.number, (n): n is t.Branded<number, U32Brand> => Number.isInteger(n) && n >= 0 && n <= 0xffffffff, 'U32');
+/** An unsigned 32-bit integer. */
+export type U32 = t.TypeOf<typeof U32>;

@@ -127,3 +127,13 @@ export function base64ByteLength(s: string): number | undefined {
   const padding = s.endsWith('==') ? 2 : s.endsWith('=') ? 1 : 0;
   return (s.length / 4) * 3 - padding;
 }
+
+/** Standard padded base64 of at most 256 characters. */
+export const BASE64_PATTERN = /^(?:[A-Za-z0-9+/]{4}){0,63}(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{4})$/;
+
+/** Brand of {@link Base64}. */
+export interface Base64Brand { readonly Base64: unique symbol }
+/** Bytes as standard padded base64 (sealed keys and tokens: small). */
+export const Base64 = t.brand(t.string, (s): s is t.Branded<string, Base64Brand> => BASE64_PATTERN.test(s), 'Base64');
+/** Standard padded base64, 4..256 characters. */
+export type Base64 = t.TypeOf<typeof Base64>;

@@ -4,8 +4,8 @@
  */
 import * as t from 'io-ts';
 import { closed } from './closed';
-import { DatacenterId, DisplayName, HostId, NetworkId, PositiveInt, ProjectId, RegionId, VmId } from './ids';
-import { Cidr, Ipv4, PublicKey, UnderlayAddress, Vni } from './net';
+import { DatacenterId, DisplayName, HostId, NetworkId, NonNegativeInt, PairId, PositiveInt, ProjectId, RegionId, RuleId, Tag, U32, VmId } from './ids';
+import { Base64, Cidr, Ipv4, PublicKey, UnderlayAddress, Vni } from './net';
 
 /** A region exists (idempotent: declaring it again with the same name changes nothing). */
 export const RegionDeclaredPayload = closed('RegionDeclared payload', {
@@ -171,6 +171,188 @@ export const HostVmDetachedPayload = closed('HostVmDetached payload', {
 /** Payload of `HostVmDetached`. */
 export type HostVmDetachedPayload = t.TypeOf<typeof HostVmDetachedPayload>;
 
+// ---- Policy (external: operators publish rules) ----
+
+/** What a rule side selects: the VMs of a network, one VM, the VMs with a tag, or any VM. */
+export const Selector = t.union(
+  [
+    closed('network selector', { network: NetworkId }),
+    closed('vm selector', { vm: VmId }),
+    closed('tag selector', { tag: Tag }),
+    closed('any selector', { any: t.literal(true) }),
+  ],
+  'Selector',
+);
+/** What a rule side selects. */
+export type Selector = t.TypeOf<typeof Selector>;
+
+/** Allow or deny. Deny wins over allow; without a rule, VMs of one network may talk, others not. */
+export const RuleAction = t.union([t.literal('allow'), t.literal('deny')], 'RuleAction');
+/** Allow or deny. */
+export type RuleAction = t.TypeOf<typeof RuleAction>;
+
+/**
+ * A policy rule exists, or replaces the rule with the same id (stream `policy.<ruleId>`).
+ * It applies to traffic from VMs `from` selects to VMs `to` selects, in that direction.
+ */
+export const PolicyRuleSetPayload = closed(
+  'PolicyRuleSet payload',
+  { ruleId: RuleId, action: RuleAction, from: Selector, to: Selector },
+  { description: t.string },
+);
+/** Payload of `PolicyRuleSet`. */
+export type PolicyRuleSetPayload = t.TypeOf<typeof PolicyRuleSetPayload>;
+
+/** A policy rule is gone (stream `policy.<ruleId>`). */
+export const PolicyRuleRemovedPayload = closed('PolicyRuleRemoved payload', { ruleId: RuleId });
+/** Payload of `PolicyRuleRemoved`. */
+export type PolicyRuleRemovedPayload = t.TypeOf<typeof PolicyRuleRemovedPayload>;
+
+/** A VM's tags are now exactly `tags` (stream `vm.<vmId>`). */
+export const VmTaggedPayload = closed('VmTagged payload', { vmId: VmId, tags: t.array(Tag, 'Tags') });
+/** Payload of `VmTagged`. */
+export type VmTaggedPayload = t.TypeOf<typeof VmTaggedPayload>;
+
+// ---- Pairs, keys and tokens (internal) ----
+// A pair's events live on `hostpairs.<source host>.<pairId>`: host-scoped (NATS permissions
+// can give each host agent its own `hostpairs.<host>.>`), one subject per pair.
+
+/** A host agent saw a first packet from local VM `srcVmId` to `dstIp` and asks for the pair. */
+export const PairRequestedPayload = closed('PairRequested payload', {
+  pairId: PairId,
+  hostId: HostId,
+  vni: Vni,
+  srcVmId: VmId,
+  srcIp: Ipv4,
+  dstIp: Ipv4,
+});
+/** Payload of `PairRequested`. */
+export type PairRequestedPayload = t.TypeOf<typeof PairRequestedPayload>;
+
+/** The pair is allowed: by rule `ruleId`, or by the same-network default when it is null. */
+export const PairAuthorizedPayload = closed('PairAuthorized payload', {
+  pairId: PairId,
+  hostId: HostId,
+  vni: Vni,
+  srcVmId: VmId,
+  srcIp: Ipv4,
+  dstIp: Ipv4,
+  dstVmId: VmId,
+  dstHostId: HostId,
+  dstUnderlay: UnderlayAddress,
+  ruleId: t.union([RuleId, t.null]),
+  policyVersion: NonNegativeInt,
+});
+/** Payload of `PairAuthorized`. */
+export type PairAuthorizedPayload = t.TypeOf<typeof PairAuthorizedPayload>;
+
+/** Why a pair was not allowed, or stopped being allowed. */
+export const PairDenialReason = t.union(
+  [t.literal('policy'), t.literal('unknown-source'), t.literal('unknown-destination'), t.literal('vm-gone')],
+  'PairDenialReason',
+);
+/** Why a pair was not allowed, or stopped being allowed. */
+export type PairDenialReason = t.TypeOf<typeof PairDenialReason>;
+
+/** The pair is not allowed: by rule `ruleId` (a deny), or by the default when it is null. */
+export const PairDeniedPayload = closed('PairDenied payload', {
+  pairId: PairId,
+  hostId: HostId,
+  vni: Vni,
+  srcIp: Ipv4,
+  dstIp: Ipv4,
+  reason: PairDenialReason,
+  ruleId: t.union([RuleId, t.null]),
+  policyVersion: NonNegativeInt,
+  detail: t.string,
+});
+/** Payload of `PairDenied`. */
+export type PairDeniedPayload = t.TypeOf<typeof PairDeniedPayload>;
+
+/** A live pair is no longer allowed (a policy change, a VM gone): the source host removes it. */
+export const PairRevokedPayload = closed('PairRevoked payload', {
+  pairId: PairId,
+  hostId: HostId,
+  vni: Vni,
+  srcIp: Ipv4,
+  dstIp: Ipv4,
+  reason: PairDenialReason,
+  ruleId: t.union([RuleId, t.null]),
+  policyVersion: NonNegativeInt,
+});
+/** Payload of `PairRevoked`. */
+export type PairRevokedPayload = t.TypeOf<typeof PairRevokedPayload>;
+
+/** Bytes sealed to a host's X25519 key (`@vnet/tokens`): ephemeral public key, nonce, ciphertext + tag. */
+export const SealedBox = closed('SealedBox', { epk: PublicKey, nonce: Base64, box: Base64 });
+/** Bytes sealed to a host. */
+export type SealedBox = t.TypeOf<typeof SealedBox>;
+
+/**
+ * A token for the pair, made by the token issuer with the destination VM's key `keyId`,
+ * valid until `expiry` (unix seconds) at `dstUnderlay`. The token itself is sealed to the
+ * source host, so the log holds no usable token either.
+ */
+export const PairTokenIssuedPayload = closed('PairTokenIssued payload', {
+  pairId: PairId,
+  hostId: HostId,
+  vni: Vni,
+  srcIp: Ipv4,
+  dstIp: Ipv4,
+  dstHostId: HostId,
+  dstUnderlay: UnderlayAddress,
+  keyId: U32,
+  expiry: U32,
+  sealedToken: SealedBox,
+});
+/** Payload of `PairTokenIssued`. */
+export type PairTokenIssuedPayload = t.TypeOf<typeof PairTokenIssuedPayload>;
+
+/** Why a VM key was issued. */
+export const KeyIssueReason = t.union([t.literal('placed'), t.literal('rotated')], 'KeyIssueReason');
+/** Why a VM key was issued. */
+export type KeyIssueReason = t.TypeOf<typeof KeyIssueReason>;
+
+/**
+ * VM `vmId` has secret key `keyId`, sealed to the host that runs it (stream
+ * `hostkeys.<hostId>`, which that host's agent follows) and to the token issuer (so the
+ * issuer rebuilds its keys from the log). Earlier keys stay valid for tokens already issued.
+ */
+export const VmKeyIssuedPayload = closed('VmKeyIssued payload', {
+  vmId: VmId,
+  hostId: HostId,
+  keyId: U32,
+  reason: KeyIssueReason,
+  sealedForHost: SealedBox,
+  sealedForIssuer: SealedBox,
+});
+/** Payload of `VmKeyIssued`. */
+export type VmKeyIssuedPayload = t.TypeOf<typeof VmKeyIssuedPayload>;
+
+/** Why a destination host refused a packet's token. */
+export const TokenRejectionReason = t.union(
+  [t.literal('missing'), t.literal('forged'), t.literal('expired'), t.literal('wrong-host'), t.literal('wrong-vni'), t.literal('unknown-key')],
+  'TokenRejectionReason',
+);
+/** Why a token was refused. */
+export type TokenRejectionReason = t.TypeOf<typeof TokenRejectionReason>;
+
+/**
+ * A destination host dropped packets for a bad token (stream `hostrejects.<hostId>`):
+ * sampled, one event per (reason, source, destination) and interval, with how many packets.
+ */
+export const TokenRejectedPayload = closed('TokenRejected payload', {
+  hostId: HostId,
+  reason: TokenRejectionReason,
+  vni: Vni,
+  srcIp: Ipv4,
+  dstIp: Ipv4,
+  keyId: U32,
+  packets: PositiveInt,
+});
+/** Payload of `TokenRejected`. */
+export type TokenRejectedPayload = t.TypeOf<typeof TokenRejectedPayload>;
+
 /** The current payload codec of every event type. Adding an event starts here. */
 export const PAYLOAD_CODECS = {
   RegionDeclared: RegionDeclaredPayload,
@@ -186,4 +368,14 @@ export const PAYLOAD_CODECS = {
   VmMappingRemoved: VmMappingRemovedPayload,
   HostVmAttached: HostVmAttachedPayload,
   HostVmDetached: HostVmDetachedPayload,
+  PolicyRuleSet: PolicyRuleSetPayload,
+  PolicyRuleRemoved: PolicyRuleRemovedPayload,
+  VmTagged: VmTaggedPayload,
+  PairRequested: PairRequestedPayload,
+  PairAuthorized: PairAuthorizedPayload,
+  PairDenied: PairDeniedPayload,
+  PairRevoked: PairRevokedPayload,
+  PairTokenIssued: PairTokenIssuedPayload,
+  VmKeyIssued: VmKeyIssuedPayload,
+  TokenRejected: TokenRejectedPayload,
 } as const;

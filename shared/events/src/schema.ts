@@ -71,6 +71,8 @@ export function toSchema(codec: Walkable, defs: Record<string, JsonSchema>): Jso
       return { type: 'number' };
     case 'BooleanType':
       return { type: 'boolean' };
+    case 'ArrayType':
+      return { type: 'array', items: toSchema(codec.type as Walkable, defs) };
     case 'UnionType':
       return { oneOf: (codec.types ?? []).map((m) => toSchema(m as Walkable, defs)) };
     default:

@@ -83,7 +83,7 @@ describe('streamNameOf', () => {
   it('is always <context>.<id> with a subject-safe id', () =>
     fc.assert(
       fc.property(arbitraryDomainEvent, (ev) =>
-        assert.match(streamNameOf(ev), /^(region|datacenter|host|network|vm|vni|hostvms)\.[a-z0-9][a-z0-9_-]{0,62}$/),
+        assert.match(streamNameOf(ev), /^((region|datacenter|host|network|vm|vni|hostvms|policy|hostkeys|hostrejects)\.[a-z0-9][a-z0-9_-]{0,62}|hostpairs\.[a-z0-9][a-z0-9_-]{0,62}\.[0-9]+-[0-9a-f]{8}-[0-9a-f]{8})$/),
       ),
     ));
 });
@@ -110,15 +110,18 @@ describe('describeEvent', () => {
 });
 
 describe('EXTERNAL_EVENT_TYPES', () => {
-  it('holds all eight public events', () =>
+  it('holds the eleven public events', () =>
     assert.deepEqual([...EXTERNAL_EVENT_TYPES].sort(), [
       'DatacenterDeclared',
       'HostDrained',
       'HostRegistered',
       'HostRemoved',
       'NetworkCreated',
+      'PolicyRuleRemoved',
+      'PolicyRuleSet',
       'RegionDeclared',
       'VmDeleted',
       'VmPlaced',
+      'VmTagged',
     ]));
 });

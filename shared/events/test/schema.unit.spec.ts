@@ -25,7 +25,7 @@ const SCHEMA_FILE = fileURLToPath(new URL('../schema/external-events.schema.json
  * the schema and decodeEvent accept the same documents. It fails on any other keyword.
  */
 function validates(root: JsonSchema, schema: JsonSchema, v: unknown): boolean {
-  const known = ['$ref', 'oneOf', 'const', 'type', 'properties', 'required', 'additionalProperties', 'pattern', 'minLength', 'maxLength', 'minimum', 'maximum', 'title', 'description', 'format', '$schema', '$id', '$defs'];
+  const known = ['$ref', 'oneOf', 'const', 'type', 'items', 'properties', 'required', 'additionalProperties', 'pattern', 'minLength', 'maxLength', 'minimum', 'maximum', 'title', 'description', 'format', '$schema', '$id', '$defs'];
   for (const k of Object.keys(schema)) if (!known.includes(k)) throw new Error(`validator: unsupported keyword ${k}`);
   const s = schema as Record<string, any>;
   if (s.$ref) return validates(root, (root.$defs as Record<string, JsonSchema>)[String(s.$ref).replace('#/$defs/', '')]!, v);
@@ -42,6 +42,7 @@ function validates(root: JsonSchema, schema: JsonSchema, v: unknown): boolean {
     if (typeof v !== 'number' || (s.type === 'integer' && !Number.isInteger(v))) return false;
     if ((s.minimum !== undefined && v < s.minimum) || (s.maximum !== undefined && v > s.maximum)) return false;
   }
+  if (s.type === 'array') return Array.isArray(v) && v.every((x) => validates(root, s.items as JsonSchema, x));
   if (s.type === 'object') {
     if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
     const o = v as Record<string, unknown>;

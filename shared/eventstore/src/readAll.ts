@@ -24,6 +24,11 @@ export interface ReadAllOptions {
   readonly batch?: number;
   /** JetStream stream to read (default the domain log). */
   readonly stream?: string;
+  /**
+   * forEachEvent only: called once, before the first event, with how many matching events
+   * the log holds from the start position (so a reader can size its state for the backlog).
+   */
+  readonly onBacklog?: (events: number) => void;
 }
 
 /** Consumer options for a starting point. */
@@ -116,7 +121,11 @@ export async function eachMessage<Ev, T>(
   };
   opts.signal?.addEventListener('abort', finish, { once: true });
   try {
-    if (!opts.live && (await consumer.info(false)).num_pending === 0) return;
+    if (!opts.live || opts.onBacklog) {
+      const pending = (await consumer.info(false)).num_pending;
+      opts.onBacklog?.(pending);
+      if (!opts.live && pending === 0) return;
+    }
     if (opts.signal?.aborted) return;
     messages = await consumer.consume({
       max_messages: opts.batch ?? 2000,

@@ -121,9 +121,23 @@ export async function startFollowing(o: FollowOptions): Promise<Follower> {
       readers.set(vni, ac);
       const from = (tables.vnis.get(vni)?.position ?? 0) + 1;
       run(
-        o.store.forEachEvent({ filter: `vnet.evt.vni.${vni}`, fromPosition: from, live: true, signal: ac.signal }, (r) => {
-          if (readers.get(vni) === ac) fold(r); // else dropped meanwhile: a newer reader owns this VNI
-        }),
+        o.store.forEachEvent(
+          {
+            filter: `vnet.evt.vni.${vni}`,
+            fromPosition: from,
+            live: true,
+            signal: ac.signal,
+            // Size the table for the backlog at once rather than growing it on the way (up to a
+            // million entries: a long history of adds and removes is not that many entries).
+            onBacklog: (n) => {
+              const t = tables.vnis.get(vni)?.tunnels;
+              t?.reserve(t.size + Math.min(n, 1 << 20));
+            },
+          },
+          (r) => {
+            if (readers.get(vni) === ac) fold(r); // else dropped meanwhile: a newer reader owns this VNI
+          },
+        ),
       );
     }
   };

@@ -24,13 +24,20 @@ import {
   HostId,
   IsoTimestamp,
   NetworkId,
+  NonNegativeInt,
+  PairId,
+  pairIdOf,
   PositiveInt,
   ProjectId,
   RegionId,
+  RuleId,
+  Tag,
+  U32,
   VmId,
 } from '../ids';
+import type { Selector } from '../payloads';
 import { mustDecode } from '../make';
-import { Cidr, intToIpv4, Ipv4, ipv4ToInt, prefixMask, PublicKey, UnderlayAddress, Vni, VNI_MAX } from '../net';
+import { Base64, Cidr, intToIpv4, Ipv4, ipv4ToInt, prefixMask, PublicKey, UnderlayAddress, Vni, VNI_MAX } from '../net';
 
 const via = <C extends t.Mixed>(codec: C, arb: fc.Arbitrary<unknown>): fc.Arbitrary<t.TypeOf<C>> =>
   arb.map((v) => mustDecode(codec, v));
@@ -103,6 +110,37 @@ export const arbitraryPublicKey = via(
 /** Positive integers of a realistic size for capacities. */
 export const arbitraryPositiveInt = via(PositiveInt, fc.integer({ min: 1, max: 1 << 22 }));
 
+/** Any valid policy rule id. */
+export const arbitraryRuleId = via(RuleId, rawId);
+/** Any valid VM tag. */
+export const arbitraryTag = via(Tag, rawId);
+/** Any pair id (VNI, two addresses). */
+export const arbitraryPairId = via(
+  PairId,
+  fc.tuple(fc.integer({ min: 0, max: VNI_MAX }), fc.nat({ max: 0xffffffff }), fc.nat({ max: 0xffffffff })).map(([v, a, b]) => pairIdOf(v, a, b)),
+);
+/** Versions and counters. */
+export const arbitraryNonNegativeInt = via(NonNegativeInt, fc.nat({ max: 1 << 30 }));
+/** Key ids and expiry times. */
+export const arbitraryU32 = via(U32, fc.nat({ max: 0xffffffff }));
+/** A selector of each kind. */
+export const arbitrarySelector: fc.Arbitrary<Selector> = fc.oneof(
+  fc.record({ network: arbitraryNetworkId }, plain),
+  fc.record({ vm: arbitraryVmId }, plain),
+  fc.record({ tag: arbitraryTag }, plain),
+  fc.constant({ any: true as const }),
+);
+const arbitraryDenialReason = fc.constantFrom('policy', 'unknown-source', 'unknown-destination', 'vm-gone') as fc.Arbitrary<PayloadOf<'PairDenied'>['reason']>;
+/** Random bytes in the shape of a sealed box. */
+export const arbitrarySealedBox = fc.record(
+  {
+    epk: arbitraryPublicKey,
+    nonce: via(Base64, fc.uint8Array({ minLength: 12, maxLength: 12 }).map((b) => Buffer.from(b).toString('base64'))),
+    box: via(Base64, fc.uint8Array({ minLength: 1, maxLength: 64 }).map((b) => Buffer.from(b).toString('base64'))),
+  },
+  plain,
+);
+
 /** A valid current-version payload of every event type. */
 export const arbitraryPayloads: { readonly [K in EventType]: fc.Arbitrary<PayloadOf<K>> } = {
   RegionDeclared: fc.record({ regionId: arbitraryRegionId, name: arbitraryDisplayName }, plain),
@@ -163,6 +201,76 @@ export const arbitraryPayloads: { readonly [K in EventType]: fc.Arbitrary<Payloa
   }, plain),
   HostVmAttached: fc.record({ hostId: arbitraryHostId, vmId: arbitraryVmId, vni: arbitraryVni, ip: arbitraryIpv4 }, plain),
   HostVmDetached: fc.record({ hostId: arbitraryHostId, vmId: arbitraryVmId, vni: arbitraryVni, ip: arbitraryIpv4 }, plain),
+  PolicyRuleSet: fc.record(
+    { ruleId: arbitraryRuleId, action: fc.constantFrom('allow', 'deny') as fc.Arbitrary<'allow' | 'deny'>, from: arbitrarySelector, to: arbitrarySelector, description: fc.string({ maxLength: 60 }) },
+    { requiredKeys: ['ruleId', 'action', 'from', 'to'], noNullPrototype: true },
+  ),
+  PolicyRuleRemoved: fc.record({ ruleId: arbitraryRuleId }, plain),
+  VmTagged: fc.record({ vmId: arbitraryVmId, tags: fc.array(arbitraryTag, { maxLength: 5 }) }, plain),
+  PairRequested: fc.record({ pairId: arbitraryPairId, hostId: arbitraryHostId, vni: arbitraryVni, srcVmId: arbitraryVmId, srcIp: arbitraryIpv4, dstIp: arbitraryIpv4 }, plain),
+  PairAuthorized: fc.record({
+    pairId: arbitraryPairId,
+    hostId: arbitraryHostId,
+    vni: arbitraryVni,
+    srcVmId: arbitraryVmId,
+    srcIp: arbitraryIpv4,
+    dstIp: arbitraryIpv4,
+    dstVmId: arbitraryVmId,
+    dstHostId: arbitraryHostId,
+    dstUnderlay: arbitraryUnderlayAddress,
+    ruleId: fc.option(arbitraryRuleId, { nil: null }),
+    policyVersion: arbitraryNonNegativeInt,
+  }, plain),
+  PairDenied: fc.record({
+    pairId: arbitraryPairId,
+    hostId: arbitraryHostId,
+    vni: arbitraryVni,
+    srcIp: arbitraryIpv4,
+    dstIp: arbitraryIpv4,
+    reason: arbitraryDenialReason,
+    ruleId: fc.option(arbitraryRuleId, { nil: null }),
+    policyVersion: arbitraryNonNegativeInt,
+    detail: fc.string({ maxLength: 60 }),
+  }, plain),
+  PairRevoked: fc.record({
+    pairId: arbitraryPairId,
+    hostId: arbitraryHostId,
+    vni: arbitraryVni,
+    srcIp: arbitraryIpv4,
+    dstIp: arbitraryIpv4,
+    reason: arbitraryDenialReason,
+    ruleId: fc.option(arbitraryRuleId, { nil: null }),
+    policyVersion: arbitraryNonNegativeInt,
+  }, plain),
+  PairTokenIssued: fc.record({
+    pairId: arbitraryPairId,
+    hostId: arbitraryHostId,
+    vni: arbitraryVni,
+    srcIp: arbitraryIpv4,
+    dstIp: arbitraryIpv4,
+    dstHostId: arbitraryHostId,
+    dstUnderlay: arbitraryUnderlayAddress,
+    keyId: arbitraryU32,
+    expiry: arbitraryU32,
+    sealedToken: arbitrarySealedBox,
+  }, plain),
+  VmKeyIssued: fc.record({
+    vmId: arbitraryVmId,
+    hostId: arbitraryHostId,
+    keyId: arbitraryU32,
+    reason: fc.constantFrom('placed', 'rotated') as fc.Arbitrary<'placed' | 'rotated'>,
+    sealedForHost: arbitrarySealedBox,
+    sealedForIssuer: arbitrarySealedBox,
+  }, plain),
+  TokenRejected: fc.record({
+    hostId: arbitraryHostId,
+    reason: fc.constantFrom('missing', 'forged', 'expired', 'wrong-host', 'wrong-vni', 'unknown-key') as fc.Arbitrary<PayloadOf<'TokenRejected'>['reason']>,
+    vni: arbitraryVni,
+    srcIp: arbitraryIpv4,
+    dstIp: arbitraryIpv4,
+    keyId: arbitraryU32,
+    packets: arbitraryPositiveInt,
+  }, plain),
 };
 
 /** A valid current-version payload of event type `type`. */
