@@ -19,6 +19,7 @@ export interface ServiceDef {
 const ALL: readonly Omit<ServiceDef, 'entry'>[] = [
   { name: 'gateway', portOffset: 1 },
   { name: 'mapping', portOffset: 2 },
+  { name: 'authorization', portOffset: 3 },
 ];
 
 /** The services whose entry point exists in this checkout. */
