@@ -52,22 +52,32 @@ async function withRetry<T>(fn: () => Promise<T>, attempts = 4): Promise<T> {
   }
 }
 
-/** Reads messages in order, each turned into a T by `map` (one generator, no second layer on
- * the hot path); shared by readAll, readStream, readRaw and projections. */
-export async function* readMessages<Ev, T>(ctx: StoreContext<Ev>, opts: ReadAllOptions, map: (m: JsMsg) => T): AsyncGenerator<T> {
+/**
+ * The ordered consumer of a read, and where a read that is not live ends (the log's last
+ * position when it starts; +∞ for a live read); undefined when there is nothing to read.
+ * The server forgets an ordered consumer 30 s after its reader vanished; a reader that ends
+ * normally deletes it at once, so reads leave nothing behind.
+ */
+async function openRead<Ev>(ctx: StoreContext<Ev>, opts: ReadAllOptions) {
   const stream = opts.stream ?? LOG_STREAM;
-  const filter = opts.filter ?? ALL_EVENTS;
   let endSeq = Number.POSITIVE_INFINITY;
   if (!opts.live) {
     const info = await ctx.jsm.streams.info(stream);
     endSeq = info.state.last_seq;
-    if (info.state.messages === 0 || (opts.fromPosition ?? 1) > endSeq) return;
+    if (info.state.messages === 0 || (opts.fromPosition ?? 1) > endSeq) return undefined;
   }
-  // The server forgets an ordered consumer 30 s after its reader vanished; a reader that ends
-  // normally deletes it at once, so reads leave nothing behind.
   const consumer = await withRetry(() =>
-    ctx.js.consumers.get(stream, { filter_subjects: filter, inactive_threshold: 30_000, ...startOf(opts) }),
+    ctx.js.consumers.get(stream, { filter_subjects: opts.filter ?? ALL_EVENTS, inactive_threshold: 30_000, ...startOf(opts) }),
   );
+  return { consumer, endSeq };
+}
+
+/** Reads messages in order, each turned into a T by `map` (one generator, no second layer on
+ * the hot path); shared by readAll, readStream, readRaw and projections. */
+export async function* readMessages<Ev, T>(ctx: StoreContext<Ev>, opts: ReadAllOptions, map: (m: JsMsg) => T): AsyncGenerator<T> {
+  const opened = await openRead(ctx, opts);
+  if (!opened) return;
+  const { consumer, endSeq } = opened;
   let messages: Awaited<ReturnType<typeof consumer.consume>> | undefined;
   const onAbort = () => void messages?.stop();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
@@ -100,17 +110,9 @@ export async function eachMessage<Ev, T>(
   map: (m: JsMsg) => T,
   handler: (t: T) => void,
 ): Promise<void> {
-  const stream = opts.stream ?? LOG_STREAM;
-  const filter = opts.filter ?? ALL_EVENTS;
-  let endSeq = Number.POSITIVE_INFINITY;
-  if (!opts.live) {
-    const info = await ctx.jsm.streams.info(stream);
-    endSeq = info.state.last_seq;
-    if (info.state.messages === 0 || (opts.fromPosition ?? 1) > endSeq) return;
-  }
-  const consumer = await withRetry(() =>
-    ctx.js.consumers.get(stream, { filter_subjects: filter, inactive_threshold: 30_000, ...startOf(opts) }),
-  );
+  const opened = await openRead(ctx, opts);
+  if (!opened) return;
+  const { consumer, endSeq } = opened;
   let failure: unknown;
   let finished = false;
   let messages: Awaited<ReturnType<typeof consumer.consume>> | undefined;
