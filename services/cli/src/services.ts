@@ -20,6 +20,7 @@ const ALL: readonly Omit<ServiceDef, 'entry'>[] = [
   { name: 'gateway', portOffset: 1 },
   { name: 'mapping', portOffset: 2 },
   { name: 'authorization', portOffset: 3 },
+  { name: 'token-issuer', portOffset: 4 },
 ];
 
 /** The services whose entry point exists in this checkout. */

@@ -42,6 +42,12 @@ export interface DeciderSpec<S, I extends DomainEvent, O extends Decision> {
   readonly apply: (s: S, input: I, decisions: readonly O[]) => S;
   /** Distinguishes the decisions of one input that have the same type (e.g. the VM id). */
   readonly outputKey: (o: O) => string;
+  /**
+   * For a decider whose decisions hold fresh randomness (keys): folds one of its outputs as
+   * stored in the log, over what deciding again put in the state. Called for every output
+   * the rebuild reads, so the state ends as the log says, not as the re-decision said.
+   */
+  readonly foldOutput?: (s: S, output: DomainEvent) => S;
   readonly ackWaitMs?: number;
   readonly maxDeliver?: number;
 }
@@ -121,6 +127,7 @@ export async function rebuild<S, I extends DomainEvent, O extends Decision>(
       state = spec.apply(state, ev, decisions);
       if (decisions.length > 0) pending.set(ev.id, new Map(materialize(spec, ev, decisions, now).map((o) => [o.id, o])));
     } else if (spec.isOutput(ev) && ev.causationId !== null) {
+      if (spec.foldOutput) state = spec.foldOutput(state, ev);
       const predicted = pending.get(ev.causationId);
       if (!predicted) continue;
       if (!predicted.delete(ev.id)) {

@@ -1,2 +1,2 @@
-export { generateHostKeyPair, KEY_LENGTH, openSealedKey, publicKeyOf, sealKey, UnsealError, type HostKeyPair, type SealedKey } from './sealing';
+export { generateHostKeyPair, KEY_LENGTH, openSealed, openSealedKey, publicKeyOf, seal, sealKey, UnsealError, type HostKeyPair, type SealedKey } from './sealing';
 export { mintToken, TOKEN_LENGTH, tokenInput, tokenMatches, type TokenFields } from './token';

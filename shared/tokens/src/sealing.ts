@@ -72,11 +72,12 @@ function aeadKey(shared: Buffer, epk: Uint8Array, hostPk: Uint8Array): Buffer {
 }
 
 /**
- * Seals `secret` to the host whose public key is `hostPublicKey` (raw, base64). `context`
- * names what the key is for (e.g. `vm-1/h2/k3`) and must be given again to open it.
+ * Seals `secret` (any short byte string: a VM key, a token) to the host whose public key is
+ * `hostPublicKey` (raw, base64). `context` names what it is for (e.g. `vm-1/h2/k3`) and must
+ * be given again to open it.
  */
-export function sealKey(secret: Uint8Array, hostPublicKey: string, context: string): SealedKey {
-  if (secret.length !== KEY_LENGTH) throw new RangeError(`a VM key is ${KEY_LENGTH} bytes, got ${secret.length}`);
+export function seal(secret: Uint8Array, hostPublicKey: string, context: string): SealedKey {
+  if (secret.length === 0 || secret.length > 128) throw new RangeError(`sealed secrets are 1..128 bytes, got ${secret.length}`);
   const hostPk = Buffer.from(hostPublicKey, 'base64');
   const hostKey = publicKeyObject(hostPk);
   const eph = generateKeyPairSync('x25519');
@@ -90,26 +91,38 @@ export function sealKey(secret: Uint8Array, hostPublicKey: string, context: stri
   return { epk: epk.toString('base64'), nonce: nonce.toString('base64'), box: box.toString('base64') };
 }
 
-/** Opens a sealed key with the host's private key (raw, base64); throws UnsealError when it
- * was not sealed to this host, for this context, or was changed. */
-export function openSealedKey(sealed: SealedKey, hostPrivateKey: string, context: string): Buffer {
+/** Seals a 32-byte VM key (see {@link seal}). */
+export function sealKey(secret: Uint8Array, hostPublicKey: string, context: string): SealedKey {
+  if (secret.length !== KEY_LENGTH) throw new RangeError(`a VM key is ${KEY_LENGTH} bytes, got ${secret.length}`);
+  return seal(secret, hostPublicKey, context);
+}
+
+/** Opens what {@link seal} sealed, with the host's private key (raw, base64), expecting
+ * `length` bytes; throws UnsealError when it was not sealed to this host, for this context,
+ * or was changed. */
+export function openSealed(sealed: SealedKey, hostPrivateKey: string, context: string, length: number): Buffer {
   const epk = Buffer.from(sealed.epk, 'base64');
   const nonce = Buffer.from(sealed.nonce, 'base64');
   const box = Buffer.from(sealed.box, 'base64');
-  if (epk.length !== KEY_LENGTH || nonce.length !== NONCE_LENGTH || box.length !== KEY_LENGTH + TAG_LENGTH) {
-    throw new UnsealError(`sealed key has the wrong shape (epk ${epk.length}, nonce ${nonce.length}, box ${box.length} bytes)`);
+  if (epk.length !== KEY_LENGTH || nonce.length !== NONCE_LENGTH || box.length !== length + TAG_LENGTH) {
+    throw new UnsealError(`sealed secret has the wrong shape (epk ${epk.length}, nonce ${nonce.length}, box ${box.length} bytes)`);
   }
   const priv = privateKeyObject(Buffer.from(hostPrivateKey, 'base64'));
   const hostPk = rawPublic(createPublicKey(priv));
   const key = aeadKey(diffieHellman({ privateKey: priv, publicKey: publicKeyObject(epk) }), epk, hostPk);
   try {
     const d = createDecipheriv('chacha20-poly1305', key, nonce, { authTagLength: TAG_LENGTH });
-    d.setAAD(Buffer.from(context, 'utf8'), { plaintextLength: KEY_LENGTH });
-    d.setAuthTag(box.subarray(KEY_LENGTH));
-    return Buffer.concat([d.update(box.subarray(0, KEY_LENGTH)), d.final()]);
+    d.setAAD(Buffer.from(context, 'utf8'), { plaintextLength: length });
+    d.setAuthTag(box.subarray(length));
+    return Buffer.concat([d.update(box.subarray(0, length)), d.final()]);
   } catch {
-    throw new UnsealError(`sealed key does not open for this host and context (${JSON.stringify(context)})`);
+    throw new UnsealError(`sealed secret does not open for this host and context (${JSON.stringify(context)})`);
   } finally {
     key.fill(0);
   }
+}
+
+/** Opens a sealed 32-byte VM key (see {@link openSealed}). */
+export function openSealedKey(sealed: SealedKey, hostPrivateKey: string, context: string): Buffer {
+  return openSealed(sealed, hostPrivateKey, context, KEY_LENGTH);
 }

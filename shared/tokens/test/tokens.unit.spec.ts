@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { generateHostKeyPair, mintToken, openSealedKey, publicKeyOf, sealKey, TOKEN_LENGTH, tokenMatches, UnsealError, type TokenFields } from '../src/index';
+import { generateHostKeyPair, mintToken, openSealed, openSealedKey, publicKeyOf, seal, sealKey, TOKEN_LENGTH, tokenMatches, UnsealError, type TokenFields } from '../src/index';
 
 const fieldsArb: fc.Arbitrary<TokenFields> = fc
   .record({
@@ -38,6 +38,14 @@ describe('sealed VM keys', () => {
     assert.throws(() => openSealedKey({ ...sealed, box: box.toString('base64') }, host.privateKey, 'vm-1/h1/k1'), UnsealError);
     assert.throws(() => openSealedKey({ ...sealed, nonce: randomBytes(12).toString('base64') }, host.privateKey, 'vm-1/h1/k1'), UnsealError);
     assert.throws(() => openSealedKey({ ...sealed, box: 'AAAA' }, host.privateKey, 'vm-1/h1/k1'), /wrong shape/);
+  });
+
+  it('seal secrets of other lengths (tokens) the same way', () => {
+    const token = randomBytes(16);
+    const sealed = seal(token, host.publicKey, 'pair/p1');
+    assert.deepEqual(openSealed(sealed, host.privateKey, 'pair/p1', 16), token);
+    assert.throws(() => openSealed(sealed, host.privateKey, 'pair/p1', 32), /wrong shape/);
+    assert.throws(() => seal(new Uint8Array(0), host.publicKey, 'x'), /1\.\.128 bytes/);
   });
 
   it('seal each time with a fresh ephemeral key and nonce', () => {

@@ -133,7 +133,7 @@ export function registerUp(program: Command): void {
               stdio: ['ignore', openSync(logFile, 'a'), openSync(logFile, 'a')],
               // Own process group: Ctrl-C reaches only `vnet up`, which stops services before nats-server.
               detached: true,
-              env: { ...process.env, NATS_URL: url, VNET_HTTP_PORT: String(httpPort), VNET_HTTP_HOST: '127.0.0.1', VNET_REPLICAS: String(replicas), ...env },
+              env: { ...process.env, NATS_URL: url, VNET_HTTP_PORT: String(httpPort), VNET_HTTP_HOST: '127.0.0.1', VNET_REPLICAS: String(replicas), VNET_DATA_DIR: resolve(dataDir), ...env },
             });
             children.push({ name, proc });
             proc.on('exit', (code, sig) => {

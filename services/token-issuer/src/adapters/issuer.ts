@@ -1,0 +1,138 @@
+/**
+ * The token issuer on the shared runner. Its decisions hold fresh randomness (a new VM key,
+ * the ephemeral keys of sealing), so the runner folds the outputs as the log stores them
+ * (`foldOutput`) over what deciding again on start produced: the keys in memory are always
+ * the ones the hosts received. Output ids are still derived from the input, so a decision is
+ * stored once however often it is decided.
+ *
+ * - `VmMappingAdded` for a VM with no key, or whose key was sealed to another host: a new
+ *   32-byte key (key id + 1), sealed to the VM's host and to the issuer (`VmKeyIssued` on
+ *   `hostkeys.<host>`).
+ * - `PairAuthorized`: a token made with the destination VM's current key, valid until the
+ *   authorisation's time + the token lifetime, sealed to the source host
+ *   (`PairTokenIssued` on `hostpairs.<source host>.<pair>`). Without a key for the
+ *   destination or a public key for the source host there is no token (the agent asks again).
+ */
+import { randomBytes } from 'node:crypto';
+import { Counter, type Registry } from 'prom-client';
+import { ipv4ToInt, SealedBox, U32, mustDecode, type DomainEvent, type EventOf, type HostId, type VmId } from '@vnet/events';
+import type { EventStore } from '@vnet/eventstore';
+import { startRunner, type DeciderSpec, type Runner } from '@vnet/runner';
+import type { Logger } from '@vnet/service-kit';
+import { mintToken, openSealedKey, seal, sealKey, UnsealError, type HostKeyPair } from '@vnet/tokens';
+import { isInput, isOutput, type IssuerInput, type IssuerOutput } from '../domain/messages';
+import { evolve, expiryOf, initialState, keyContext, tokenContext, withKey, type IssuerState } from '../domain/state';
+
+export interface IssuerOptions {
+  /** The issuer's own X25519 key pair (its copies of VM keys are sealed to it). */
+  readonly keys: HostKeyPair;
+  /** Token lifetime in seconds. */
+  readonly tokenLifetimeS: number;
+  readonly log?: Logger;
+}
+
+const u32 = (n: number) => mustDecode(U32, n);
+const box = (b: unknown) => mustDecode(SealedBox, b);
+
+/** The issuer as a runner spec. */
+export function issuerSpec(o: IssuerOptions): DeciderSpec<IssuerState, IssuerInput, IssuerOutput> {
+  /** Plaintext keys of the decisions being applied (never in an event). */
+  const fresh = new WeakMap<object, Uint8Array>();
+
+  const newKey = (s: IssuerState, e: EventOf<'VmMappingAdded'>): IssuerOutput[] => {
+    const { vmId, hostId } = e.payload;
+    const cur = s.keys.get(vmId);
+    if (cur && cur.hostId === hostId) return [];
+    const hostKey = s.hosts.get(hostId);
+    if (!hostKey) {
+      o.log?.warn({ vmId, hostId }, 'no public key for the host: VM key not issued');
+      return [];
+    }
+    const keyId = (cur?.keyId ?? 0) + 1;
+    const key = randomBytes(32);
+    const ctx = keyContext(vmId, hostId, keyId);
+    const payload = {
+      vmId,
+      hostId,
+      keyId: u32(keyId),
+      reason: cur ? ('rotated' as const) : ('placed' as const),
+      sealedForHost: box(sealKey(key, hostKey, ctx)),
+      sealedForIssuer: box(sealKey(key, o.keys.publicKey, ctx)),
+    };
+    fresh.set(payload, key);
+    return [{ type: 'VmKeyIssued', payload }];
+  };
+
+  const token = (s: IssuerState, e: EventOf<'PairAuthorized'>): IssuerOutput[] => {
+    const p = e.payload;
+    const dstKey = s.keys.get(p.dstVmId);
+    const srcHostKey = s.hosts.get(p.hostId);
+    if (!dstKey || !srcHostKey) {
+      o.log?.warn({ pairId: p.pairId, dstVm: p.dstVmId, srcHost: p.hostId }, 'no key for the destination VM or the source host: no token');
+      return [];
+    }
+    const expiry = expiryOf(e.occurredAt, o.tokenLifetimeS);
+    const t = mintToken(dstKey.key, { vni: p.vni, src: ipv4ToInt(p.srcIp), dst: ipv4ToInt(p.dstIp), dstUnderlay: p.dstUnderlay, keyId: dstKey.keyId, expiry });
+    return [
+      {
+        type: 'PairTokenIssued',
+        payload: {
+          pairId: p.pairId,
+          hostId: p.hostId,
+          vni: p.vni,
+          srcIp: p.srcIp,
+          dstIp: p.dstIp,
+          dstHostId: p.dstHostId,
+          dstUnderlay: p.dstUnderlay,
+          keyId: u32(dstKey.keyId),
+          expiry: u32(expiry),
+          sealedToken: box(seal(t, srcHostKey, tokenContext(p.pairId, dstKey.keyId, expiry))),
+        },
+      },
+    ];
+  };
+
+  /** Opens the issuer's copy of a logged key. */
+  const openLogged = (s: IssuerState, ev: DomainEvent): IssuerState => {
+    if (ev.type !== 'VmKeyIssued') return s;
+    const p = ev.payload;
+    try {
+      const key = openSealedKey(p.sealedForIssuer, o.keys.privateKey, keyContext(p.vmId, p.hostId, p.keyId));
+      return withKey(s, p.vmId as VmId, { keyId: p.keyId, hostId: p.hostId as HostId, key });
+    } catch (e) {
+      if (!(e instanceof UnsealError)) throw e;
+      // Sealed to another issuer key: this VM gets a new key at its next placement.
+      o.log?.error({ vmId: p.vmId, keyId: p.keyId }, 'VM key in the log does not open with this issuer key');
+      return s;
+    }
+  };
+
+  return {
+    name: 'token-issuer',
+    initial: initialState,
+    isInput,
+    isOutput,
+    decide: (s, e) => (e.type === 'VmMappingAdded' ? newKey(s, e) : e.type === 'PairAuthorized' ? token(s, e) : []),
+    apply: (s, e, decisions) => {
+      let next = evolve(s, e);
+      for (const d of decisions) {
+        if (d.type !== 'VmKeyIssued') continue;
+        const key = fresh.get(d.payload);
+        if (key) next = withKey(next, d.payload.vmId, { keyId: d.payload.keyId, hostId: d.payload.hostId, key });
+      }
+      return next;
+    },
+    foldOutput: openLogged,
+    outputKey: (d) => (d.type === 'VmKeyIssued' ? d.payload.vmId : d.payload.pairId),
+  };
+}
+
+/** Starts issuing, counting into `registry`. */
+export function startIssuer(store: EventStore<DomainEvent>, registry: Registry, o: IssuerOptions & { readonly log: Logger }): Promise<Runner<IssuerState>> {
+  const issued = new Counter({ name: 'vnet_token_issuer_issued_total', help: 'keys and tokens issued, by type', labelNames: ['type'], registers: [registry] });
+  return startRunner(store, issuerSpec(o), o.log, {
+    written: (outputs) => {
+      for (const out of outputs) issued.inc({ type: out.type });
+    },
+  });
+}

@@ -1,0 +1,62 @@
+/**
+ * The token issuer's state: each host's public key, where each VM runs, and each VM's
+ * current secret key (plaintext, in memory only: the log holds it sealed). `evolve` folds
+ * the inputs; keys come from `VmKeyIssued` events, opened by the adapter (it holds the
+ * issuer's private key), through `withKey`.
+ */
+import type { HostId, PublicKey, VmId, Vni } from '@vnet/events';
+import type { IssuerInput } from './messages';
+
+/** A VM's current key. */
+export interface VmKey {
+  readonly keyId: number;
+  /** The host it was sealed to. */
+  readonly hostId: HostId;
+  readonly key: Uint8Array;
+}
+
+export interface IssuerState {
+  readonly hosts: Map<HostId, PublicKey>;
+  readonly vms: Map<VmId, { readonly hostId: HostId; readonly vni: Vni }>;
+  readonly keys: Map<VmId, VmKey>;
+}
+
+export const initialState = (): IssuerState => ({ hosts: new Map(), vms: new Map(), keys: new Map() });
+
+/** Folds an input (updates the state it is given, like the other services' folds). */
+export function evolve(s: IssuerState, e: IssuerInput): IssuerState {
+  switch (e.type) {
+    case 'HostRegistered':
+      s.hosts.set(e.payload.hostId, e.payload.publicKey);
+      return s;
+    case 'VmMappingAdded':
+      s.vms.set(e.payload.vmId, { hostId: e.payload.hostId, vni: e.payload.vni });
+      return s;
+    case 'VmMappingRemoved':
+      if (s.vms.get(e.payload.vmId)?.hostId === e.payload.hostId) s.vms.delete(e.payload.vmId);
+      return s;
+    case 'PairAuthorized':
+      return s;
+    default: {
+      const never: never = e;
+      return never;
+    }
+  }
+}
+
+/** The state with VM `vmId`'s current key set (a newer key id replaces an older one only). */
+export function withKey(s: IssuerState, vmId: VmId, k: VmKey): IssuerState {
+  const cur = s.keys.get(vmId);
+  if (!cur || k.keyId >= cur.keyId) s.keys.set(vmId, k);
+  return s;
+}
+
+/** The context a VM key is sealed under (VM, host, key id): a sealed key moved elsewhere does not open. */
+export const keyContext = (vmId: string, hostId: string, keyId: number): string => `vnet/vm-key/${vmId}/${hostId}/${keyId}`;
+
+/** The context a pair token is sealed under. */
+export const tokenContext = (pairId: string, keyId: number, expiry: number): string => `vnet/pair-token/${pairId}/${keyId}/${expiry}`;
+
+/** A token's expiry: the authorisation's time plus the lifetime, in unix seconds (so
+ * deciding the same authorisation again gives the same expiry). */
+export const expiryOf = (occurredAt: string, lifetimeS: number): number => Math.floor(Date.parse(occurredAt) / 1000) + lifetimeS;

@@ -1,0 +1,165 @@
+/**
+ * The token issuer against a real nats-server: a VM key per placed VM, sealed so that only
+ * its host opens it; a token per authorised pair, sealed to the source host, that checks
+ * against the destination VM's key; no key or token in plaintext anywhere in the log; and
+ * after a SIGKILL the issuer keeps using the keys the hosts already have.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import * as E from 'fp-ts/lib/Either.js';
+import {
+  DatacenterId,
+  domainEventCodec,
+  HostId,
+  Ipv4,
+  ipv4ToInt,
+  mustDecode,
+  NonNegativeInt,
+  newEvent,
+  pairIdOf,
+  PublicKey,
+  RegionId,
+  streamNameOf,
+  UnderlayAddress,
+  VmId,
+  Vni,
+  type DomainEvent,
+  type EventOf,
+} from '@vnet/events';
+import { ALL_EVENTS, LOG_STREAM, type EventStore } from '@vnet/eventstore';
+import { startService, startTestNats, until, type ServiceProcess, type TestNats } from '@vnet/eventstore/testing';
+import { generateHostKeyPair, openSealed, openSealedKey, tokenMatches, type HostKeyPair } from '@vnet/tokens';
+import { vnetTopology } from '@vnet/topology';
+import { keyContext, tokenContext } from '../src/domain/state';
+
+const VNI = 4200;
+const LIFETIME = 120;
+const hosts: Record<string, HostKeyPair> = { h1: generateHostKeyPair(), h2: generateHostKeyPair() };
+const underlay = (h: string) => mustDecode(UnderlayAddress, `127.0.1.${h.slice(1)}:6081`);
+const registered = (h: string) =>
+  newEvent('HostRegistered', {
+    hostId: mustDecode(HostId, h),
+    regionId: mustDecode(RegionId, 'r1'),
+    datacenterId: mustDecode(DatacenterId, 'dc1'),
+    underlay: underlay(h),
+    publicKey: mustDecode(PublicKey, hosts[h]!.publicKey),
+  });
+const mapped = (vm: string, ip: string, h: string) =>
+  newEvent('VmMappingAdded', { vni: mustDecode(Vni, VNI), ip: mustDecode(Ipv4, ip), vmId: mustDecode(VmId, vm), hostId: mustDecode(HostId, h), underlay: underlay(h) });
+const authorized = (src: [string, string, string], dst: [string, string, string]) =>
+  newEvent('PairAuthorized', {
+    pairId: pairIdOf(VNI, ipv4ToInt(src[1]), ipv4ToInt(dst[1])),
+    hostId: mustDecode(HostId, src[2]),
+    vni: mustDecode(Vni, VNI),
+    srcVmId: mustDecode(VmId, src[0]),
+    srcIp: mustDecode(Ipv4, src[1]),
+    dstIp: mustDecode(Ipv4, dst[1]),
+    dstVmId: mustDecode(VmId, dst[0]),
+    dstHostId: mustDecode(HostId, dst[2]),
+    dstUnderlay: underlay(dst[2]),
+    ruleId: null,
+    policyVersion: mustDecode(NonNegativeInt, 0),
+  });
+const A: [string, string, string] = ['a', '10.9.1.1', 'h1'];
+const B: [string, string, string] = ['b', '10.9.1.2', 'h2'];
+
+async function append(store: EventStore<DomainEvent>, ...events: DomainEvent[]): Promise<void> {
+  for (const ev of events) assert.ok(E.isRight(await store.appendToStream(streamNameOf(ev), [ev])), `appended ${ev.type}`);
+}
+async function eventsOf<K extends DomainEvent['type']>(store: EventStore<DomainEvent>, stream: string, type: K): Promise<Array<EventOf<K>>> {
+  const out: Array<EventOf<K>> = [];
+  for await (const r of store.readStream(stream)) if (r.event.type === type) out.push(r.event as EventOf<K>);
+  return out;
+}
+const one = async <K extends DomainEvent['type']>(store: EventStore<DomainEvent>, stream: string, type: K, what: string) =>
+  until(async () => (await eventsOf(store, stream, type))[0], what);
+
+/** The VM's key, as its host opens it from the log. */
+async function hostOpensKey(store: EventStore<DomainEvent>, vm: string, h: string): Promise<Buffer> {
+  const ev = (await eventsOf(store, `hostkeys.${h}`, 'VmKeyIssued')).find((e) => e.payload.vmId === vm);
+  assert.ok(ev, `VmKeyIssued for ${vm} on hostkeys.${h}`);
+  return openSealedKey(ev.payload.sealedForHost, hosts[h]!.privateKey, keyContext(vm, h, ev.payload.keyId));
+}
+
+describe('token issuer', () => {
+  let nats: TestNats;
+  let store: EventStore<DomainEvent>;
+  let svc: ServiceProcess;
+  let dir: string;
+  const secrets: Buffer[] = [];
+  const env = () => ({ VNET_ISSUER_KEY_FILE: join(dir, 'issuer.json'), VNET_TOKEN_LIFETIME_S: String(LIFETIME) });
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'vnet-issuer-'));
+    nats = await startTestNats(vnetTopology());
+    store = await nats.connect(domainEventCodec, 'token-issuer-test');
+    await append(store, registered('h1'), registered('h2'), mapped(...A), mapped(...B));
+    svc = await startService('token-issuer', nats.url, { env: env() });
+  });
+  after(async () => {
+    await svc?.stop();
+    await store?.close();
+    await nats?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('issues each placed VM a key that only its host opens', async () => {
+    for (const [vm, , h] of [A, B]) {
+      const ev = await one(store, `hostkeys.${h}`, 'VmKeyIssued', `key of ${vm}`);
+      assert.equal(ev.payload.vmId, vm);
+      assert.equal(ev.payload.keyId, 1);
+      const key = await hostOpensKey(store, vm, h);
+      assert.equal(key.length, 32);
+      secrets.push(key);
+      const other = h === 'h1' ? 'h2' : 'h1';
+      assert.throws(() => openSealedKey(ev.payload.sealedForHost, hosts[other]!.privateKey, keyContext(vm, h, 1)), /does not open/);
+    }
+  });
+
+  it('makes a token per authorised pair, sealed to the source host, that checks with the destination VM key', async () => {
+    const auth = authorized(A, B);
+    await append(store, auth);
+    const ev = await one(store, streamNameOf(auth), 'PairTokenIssued', 'token a→b');
+    const p = ev.payload;
+    assert.equal(p.expiry, Math.floor(Date.parse(auth.occurredAt) / 1000) + LIFETIME);
+    assert.equal(p.dstUnderlay, '127.0.1.2:6081');
+    const token = openSealed(p.sealedToken, hosts.h1!.privateKey, tokenContext(p.pairId, p.keyId, p.expiry), 16);
+    secrets.push(token);
+    const bKey = await hostOpensKey(store, 'b', 'h2');
+    const fields = { vni: VNI, src: ipv4ToInt(A[1]), dst: ipv4ToInt(B[1]), dstUnderlay: p.dstUnderlay, keyId: p.keyId, expiry: p.expiry };
+    assert.ok(tokenMatches(bKey, fields, token), 'the destination host accepts it');
+    assert.ok(!tokenMatches(bKey, { ...fields, dstUnderlay: '127.0.1.9:6081' }, token), 'not at another host');
+    assert.throws(() => openSealed(p.sealedToken, hosts.h2!.privateKey, tokenContext(p.pairId, p.keyId, p.expiry), 16), /does not open/);
+  });
+
+  it('after a SIGKILL and a restart, keeps the keys the hosts have and issues none twice', async () => {
+    await svc.stop('SIGKILL');
+    const back = authorized(B, A);
+    await append(store, back);
+    svc = await startService('token-issuer', nats.url, { env: env() });
+    const ev = await one(store, streamNameOf(back), 'PairTokenIssued', 'token b→a after restart');
+    const p = ev.payload;
+    const token = openSealed(p.sealedToken, hosts.h2!.privateKey, tokenContext(p.pairId, p.keyId, p.expiry), 16);
+    secrets.push(token);
+    const aKey = await hostOpensKey(store, 'a', 'h1');
+    assert.ok(tokenMatches(aKey, { vni: VNI, src: ipv4ToInt(B[1]), dst: ipv4ToInt(A[1]), dstUnderlay: p.dstUnderlay, keyId: p.keyId, expiry: p.expiry }, token));
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal((await eventsOf(store, 'hostkeys.h1', 'VmKeyIssued')).length, 1);
+    assert.equal((await eventsOf(store, 'hostkeys.h2', 'VmKeyIssued')).length, 1);
+  });
+
+  it('the whole log holds no key and no token in plaintext (raw, base64 or hex)', async () => {
+    assert.equal(secrets.length, 4);
+    const forms = secrets.flatMap((s) => [s, Buffer.from(s.toString('base64')), Buffer.from(s.toString('base64url')), Buffer.from(s.toString('hex'))]);
+    let records = 0;
+    for await (const raw of store.readRaw({ stream: LOG_STREAM, filter: ALL_EVENTS })) {
+      records++;
+      const data = Buffer.from(raw.data);
+      for (const f of forms) assert.ok(!data.includes(f), `record ${raw.position} (${raw.subject}) holds a secret`);
+    }
+    assert.ok(records >= 8, `scanned ${records} records`);
+  });
+});
