@@ -2,6 +2,7 @@
  * `vnet`: the operator's command line. Wires the commands; each lives in src/commands/.
  */
 import { Command } from 'commander';
+import { registerAudit } from './commands/audit';
 import { registerHostAgent } from './commands/hostAgent';
 import { registerPublish } from './commands/publish';
 import { registerStatus } from './commands/status';
@@ -23,6 +24,7 @@ registerPublish(program);
 registerTail(program);
 registerStatus(program);
 registerHostAgent(program);
+registerAudit(program);
 
 program.addHelpText(
   'after',
@@ -33,7 +35,8 @@ Examples:
   $ echo '{...}' | npx vnet publish -  the same from standard input
   $ npx vnet tail                      follow the log, one line per event
   $ npx vnet status                    hosts, VMs per host, tunnel table sizes
-  $ npx vnet host-agent --host h1      run one host's agent in the foreground`,
+  $ npx vnet host-agent --host h1      run one host's agent in the foreground
+  $ npx vnet audit pair web-1 db-1     the history of a pair: decisions, tokens, revocations`,
 );
 
 await program.parseAsync(process.argv);
