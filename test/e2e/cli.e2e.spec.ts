@@ -128,6 +128,16 @@ describe('vnet CLI', () => {
       if (delivered === 0) await new Promise((r) => setTimeout(r, 200));
     }
     assert.ok(delivered > 0, 'demo packets were delivered to the VMs of h1');
+    // The token issuer gave each demo VM a key sealed to its host, and each agent opened its two.
+    for (let a = 0; a < 4; a++) {
+      let keys = 0;
+      for (let i = 0; i < 100 && keys < 2; i++) {
+        const m = await (await fetch(`http://127.0.0.1:${httpPort + 10 + a}/metrics`)).text();
+        keys = Number(/vnet_host_vm_keys\{[^}]*\} (\d+)/.exec(m)?.[1] ?? 0);
+        if (keys < 2) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(keys, 2, `host agent ${a + 1} holds the keys of its 2 VMs`);
+    }
     for (const h of ['h1', 'h2', 'h3', 'h4']) assert.match(status, new RegExp(`${h}\\s+active\\s+\\S+\\s+127\\.0\\.1\\.\\d:6081\\s+2\\s+8\\s+8\\s`), status);
 
     // A valid event is published and stored; a bad one is refused and nothing is written.

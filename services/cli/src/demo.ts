@@ -3,23 +3,23 @@
  * derived from names, so seeding twice stores nothing new; `vnet up` also skips seeding when
  * the first demo aggregate already exists.
  */
-import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { generateHostKeyPair, parseKeyPair } from '@vnet/tokens';
 import { uuidOf } from './ids';
 
 /** The demo's ids: the same name gives the same id. */
 const nameId = (name: string): string => uuidOf(`vnet-demo:${name}`);
 
-/** The host's X25519 public key (raw 32 bytes, base64); the private key stays in the data folder. */
+/** The host's X25519 public key (raw 32 bytes, base64); the key pair stays in the data folder
+ * (`<data>/keys/<host>.json`, mode 0600), where `vnet up` points the host's agent. */
 function hostPublicKey(keysDir: string, host: string): string {
   mkdirSync(keysDir, { recursive: true, mode: 0o700 });
   const file = join(keysDir, `${host}.json`);
-  if (existsSync(file)) return (JSON.parse(readFileSync(file, 'utf8')) as { publicKey: string }).publicKey;
-  const { publicKey, privateKey } = generateKeyPairSync('x25519');
-  const raw = publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('base64');
-  writeFileSync(file, JSON.stringify({ publicKey: raw, privateKey: privateKey.export({ format: 'pem', type: 'pkcs8' }) }), { mode: 0o600 });
-  return raw;
+  if (existsSync(file)) return parseKeyPair(readFileSync(file, 'utf8'), file).publicKey;
+  const keys = generateHostKeyPair();
+  writeFileSync(file, JSON.stringify(keys), { mode: 0o600 });
+  return keys.publicKey;
 }
 
 export const DEMO_FIRST_STREAM = 'region.eu-west';

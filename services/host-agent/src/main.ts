@@ -2,12 +2,16 @@
  * host-agent: one per host. Folds its slice of the log into tunnel tables and programs the
  * userspace Geneve data plane with them. Configuration by environment: VNET_HOST_ID
  * (required), NATS_URL, VNET_UNDERLAY (default: the address of the host's HostRegistered),
+ * VNET_HOST_KEY_FILE (the host's X25519 key pair: VM keys sealed to it are opened),
  * VNET_SNAPSHOT_EVERY, VNET_REGISTRATION_WAIT_MS, VNET_HTTP_HOST/PORT, VNET_LOG_LEVEL.
  */
+import { readFileSync } from 'node:fs';
 import { domainEventCodec } from '@vnet/events';
 import { EventStore } from '@vnet/eventstore';
 import { loadConfig, startServiceRuntime } from '@vnet/service-kit';
+import { parseKeyPair } from '@vnet/tokens';
 import { createDataPlane, type DataPlane } from './adapters/dataplane';
+import { startKeyring, type Keyring } from './adapters/keyring';
 import { startFollowing } from './adapters/follow';
 import { hostAgentMetrics } from './adapters/metrics';
 import { desiredFrom } from './domain/desired';
@@ -19,7 +23,9 @@ const config = loadConfig({
   underlay: { env: 'VNET_UNDERLAY', kind: 'string', optional: true, doc: 'host:port to bind; default from HostRegistered' },
   snapshotEvery: { env: 'VNET_SNAPSHOT_EVERY', kind: 'int', min: 0, max: 10_000_000, default: 10_000 },
   registrationWaitMs: { env: 'VNET_REGISTRATION_WAIT_MS', kind: 'int', min: 0, max: 3_600_000, default: 30_000 },
+  keyFile: { env: 'VNET_HOST_KEY_FILE', kind: 'string', optional: true, doc: "the host's X25519 key pair (JSON); without it no VM key is opened" },
 });
+let keyring: Keyring | undefined;
 let tables: () => HostTables = () => ({ hostId: config.hostId, local: new Map(), vnis: new Map(), hostPosition: 0 });
 let dp: DataPlane | undefined;
 const rt = await startServiceRuntime({
@@ -31,6 +37,7 @@ const rt = await startServiceRuntime({
         hostId: t.hostId,
         servedVnis: servedVnis(t),
         tableSize: tableSize(t),
+        vmKeyIds: keyring?.keyIds() ?? {},
         vms: dp?.vmPorts() ?? [],
         tunnels: Object.fromEntries([...t.vnis].map(([vni, v]) => [vni, Object.fromEntries(v.tunnels)])),
       };
@@ -72,7 +79,13 @@ const follower = await startFollowing({
   onError: (e) => rt.log.error({ err: e }, 'following the log failed'),
 });
 tables = () => follower.tables();
+if (config.keyFile) {
+  const keys = parseKeyPair(readFileSync(config.keyFile, 'utf8'), config.keyFile);
+  const ring = startKeyring({ store, hostId: config.hostId, keys, onError: (e) => rt.log.error({ err: e }, 'VM key refused') });
+  keyring = ring;
+  rt.onShutdown(() => ring.stop(), { name: 'keyring' });
+} else rt.log.warn('no VNET_HOST_KEY_FILE: VM keys sealed to this host are not opened');
 rt.onShutdown(() => follower.stop(), { name: 'follower' });
-hostAgentMetrics(rt.metrics, tables, plane);
+hostAgentMetrics(rt.metrics, tables, plane, () => keyring);
 rt.setReady(true);
 rt.log.info({ host: config.hostId, underlay: plane.underlay, restoredFrom: follower.restoredFrom, restore: follower.restore }, 'host agent ready');

@@ -31,9 +31,8 @@ import {
 } from '@vnet/events';
 import { ALL_EVENTS, LOG_STREAM, type EventStore } from '@vnet/eventstore';
 import { startService, startTestNats, until, type ServiceProcess, type TestNats } from '@vnet/eventstore/testing';
-import { generateHostKeyPair, openSealed, openSealedKey, tokenMatches, type HostKeyPair } from '@vnet/tokens';
+import { generateHostKeyPair, keyContext, openSealed, openSealedKey, tokenContext, tokenMatches, type HostKeyPair } from '@vnet/tokens';
 import { vnetTopology } from '@vnet/topology';
-import { keyContext, tokenContext } from '../src/domain/state';
 
 const VNI = 4200;
 const LIFETIME = 120;

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { generateHostKeyPair, mintToken, openSealed, openSealedKey, publicKeyOf, seal, sealKey, TOKEN_LENGTH, tokenMatches, UnsealError, type TokenFields } from '../src/index';
+import { generateKeyPairSync } from 'node:crypto';
+import { generateHostKeyPair, mintToken, openSealed, openSealedKey, parseKeyPair, publicKeyOf, seal, sealKey, TOKEN_LENGTH, tokenMatches, UnsealError, type TokenFields } from '../src/index';
 
 const fieldsArb: fc.Arbitrary<TokenFields> = fc
   .record({
@@ -85,5 +86,19 @@ describe('pair tokens', () => {
   it('refuse fields out of range, saying which', () => {
     const f: TokenFields = { vni: 1, src: 1, dst: 2, dstUnderlay: '127.0.1.2:6081', keyId: 1, expiry: 2 ** 32 };
     assert.throws(() => mintToken(randomBytes(32), f), /expiry must be a u32/);
+  });
+});
+
+describe('key-pair files', () => {
+  it('read raw base64 and PKCS#8 PEM private keys, and check the public key', () => {
+    const k = generateHostKeyPair();
+    assert.deepEqual(parseKeyPair(JSON.stringify(k)), k);
+    const { publicKey, privateKey } = generateKeyPairSync('x25519');
+    const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+    const raw = publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('base64');
+    assert.equal(parseKeyPair(JSON.stringify({ publicKey: raw, privateKey: pem })).publicKey, raw);
+    assert.throws(() => parseKeyPair(JSON.stringify({ ...k, publicKey: generateHostKeyPair().publicKey }), 'h1.json'), /h1\.json: publicKey does not belong/);
+    assert.throws(() => parseKeyPair('{', 'h1.json'), /h1\.json: not JSON/);
+    assert.throws(() => parseKeyPair('{}', 'h1.json'), /no "privateKey"/);
   });
 });

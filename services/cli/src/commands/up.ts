@@ -4,7 +4,7 @@
  * own process, seeds the demo topology, and stops all of it on Ctrl-C.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -151,7 +151,8 @@ export function registerUp(program: Command): void {
           const hosts = opts.hosts ? opts.hosts.split(',').filter(Boolean) : opts.demo ? DEMO_HOSTS : [];
           for (const [i, hostId] of hosts.entries()) {
             if (stopping) return;
-            await startProcess(`host-agent-${hostId}`, HOST_AGENT_ENTRY, base + 10 + i, { VNET_HOST_ID: hostId });
+            const keyFile = join(dataDir, 'keys', `${hostId}.json`);
+            await startProcess(`host-agent-${hostId}`, HOST_AGENT_ENTRY, base + 10 + i, { VNET_HOST_ID: hostId, ...(existsSync(keyFile) ? { VNET_HOST_KEY_FILE: resolve(keyFile) } : {}) });
           }
           writeFileSync(join(dataDir, 'run.json'), JSON.stringify({ nats: url, processes: started }, null, 2));
           if (opts.demo && hosts.length > 0) {

@@ -2,8 +2,11 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { servedVnis, tableSize, type HostTables } from '../domain/table';
 import type { DataPlane } from './dataplane';
+import type { Keyring } from './keyring';
 
-export function hostAgentMetrics(registry: Registry, tables: () => HostTables, dp: DataPlane): void {
+export function hostAgentMetrics(registry: Registry, tables: () => HostTables, dp: DataPlane, keyring: () => Keyring | undefined = () => undefined): void {
+  new Gauge({ name: 'vnet_host_vm_keys', help: 'VM secret keys this host holds (all key ids)', registers: [registry], collect() { this.set(keyring()?.size() ?? 0); } });
+  new Gauge({ name: 'vnet_host_vm_keys_refused', help: 'sealed VM keys that did not open with this host key', registers: [registry], collect() { this.set(keyring()?.refused() ?? 0); } });
   new Gauge({ name: 'vnet_host_tunnel_entries', help: 'tunnel table entries over all served VNIs', registers: [registry], collect() { this.set(tableSize(tables())); } });
   new Gauge({ name: 'vnet_host_served_vnis', help: 'VNIs with at least one local VM', registers: [registry], collect() { this.set(servedVnis(tables()).length); } });
   new Gauge({ name: 'vnet_host_local_vms', help: 'VMs running on this host', registers: [registry], collect() { this.set(tables().local.size); } });

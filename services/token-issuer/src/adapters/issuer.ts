@@ -19,9 +19,9 @@ import { ipv4ToInt, SealedBox, U32, mustDecode, type DomainEvent, type EventOf, 
 import type { EventStore } from '@vnet/eventstore';
 import { startRunner, type DeciderSpec, type Runner } from '@vnet/runner';
 import type { Logger } from '@vnet/service-kit';
-import { mintToken, openSealedKey, seal, sealKey, UnsealError, type HostKeyPair } from '@vnet/tokens';
+import { keyContext, mintToken, openSealedKey, seal, sealKey, tokenContext, UnsealError, type HostKeyPair } from '@vnet/tokens';
 import { isInput, isOutput, type IssuerInput, type IssuerOutput } from '../domain/messages';
-import { evolve, expiryOf, initialState, keyContext, tokenContext, withKey, type IssuerState } from '../domain/state';
+import { evolve, expiryOf, initialState, withKey, type IssuerState } from '../domain/state';
 
 export interface IssuerOptions {
   /** The issuer's own X25519 key pair (its copies of VM keys are sealed to it). */

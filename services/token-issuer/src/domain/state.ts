@@ -51,12 +51,6 @@ export function withKey(s: IssuerState, vmId: VmId, k: VmKey): IssuerState {
   return s;
 }
 
-/** The context a VM key is sealed under (VM, host, key id): a sealed key moved elsewhere does not open. */
-export const keyContext = (vmId: string, hostId: string, keyId: number): string => `vnet/vm-key/${vmId}/${hostId}/${keyId}`;
-
-/** The context a pair token is sealed under. */
-export const tokenContext = (pairId: string, keyId: number, expiry: number): string => `vnet/pair-token/${pairId}/${keyId}/${expiry}`;
-
 /** A token's expiry: the authorisation's time plus the lifetime, in unix seconds (so
  * deciding the same authorisation again gives the same expiry). */
 export const expiryOf = (occurredAt: string, lifetimeS: number): number => Math.floor(Date.parse(occurredAt) / 1000) + lifetimeS;
