@@ -5,13 +5,16 @@
  * after a SIGKILL the issuer keeps using the keys the hosts already have.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as E from 'fp-ts/lib/Either.js';
 import {
+  causedBy,
   DatacenterId,
+  decodeEvent,
   domainEventCodec,
   HostId,
   Ipv4,
@@ -31,7 +34,8 @@ import {
 } from '@vnet/events';
 import { ALL_EVENTS, LOG_STREAM, type EventStore } from '@vnet/eventstore';
 import { startService, startTestNats, until, type ServiceProcess, type TestNats } from '@vnet/eventstore/testing';
-import { generateHostKeyPair, keyContext, openSealed, openSealedKey, tokenContext, tokenMatches, type HostKeyPair } from '@vnet/tokens';
+import { derivedEventId } from '@vnet/runner';
+import { generateHostKeyPair, keyContext, openSealed, openSealedKey, sealKey, tokenContext, tokenMatches, type HostKeyPair } from '@vnet/tokens';
 import { vnetTopology } from '@vnet/topology';
 
 const VNI = 4200;
@@ -160,5 +164,47 @@ describe('token issuer', () => {
       for (const f of forms) assert.ok(!data.includes(f), `record ${raw.position} (${raw.subject}) holds a secret`);
     }
     assert.ok(records >= 8, `scanned ${records} records`);
+  });
+});
+
+describe('token issuer rebuild', () => {
+  it('makes a missing token with the key the log holds, even when that key was stored after the pair was authorised', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vnet-issuer-'));
+    const issuerKeys = generateHostKeyPair();
+    writeFileSync(join(dir, 'issuer.json'), JSON.stringify(issuerKeys), { mode: 0o600 });
+    const nats = await startTestNats(vnetTopology());
+    const store = await nats.connect(domainEventCodec, 'token-issuer-rebuild');
+    let svc: ServiceProcess | undefined;
+    try {
+      // As a crash would leave it: b's mapping, then a→b authorised, then b's key (decided for
+      // the mapping, stored late), and no token for a→b yet.
+      const mapB = mapped(...B);
+      const auth = authorized(A, B);
+      const key = randomBytes(32);
+      const ctx = keyContext('b', 'h2', 1);
+      const d = decodeEvent({
+        type: 'VmKeyIssued',
+        schemaVersion: 1,
+        id: derivedEventId('token-issuer', mapB.id, 'VmKeyIssued', 'b'),
+        ...causedBy(mapB),
+        occurredAt: new Date().toISOString(),
+        payload: { vmId: 'b', hostId: 'h2', keyId: 1, reason: 'placed', sealedForHost: sealKey(key, hosts.h2!.publicKey, ctx), sealedForIssuer: sealKey(key, issuerKeys.publicKey, ctx) },
+      });
+      assert.ok(E.isRight(d));
+      await append(store, registered('h1'), registered('h2'), mapB, auth, d.right);
+      svc = await startService('token-issuer', nats.url, { env: { VNET_ISSUER_KEY_FILE: join(dir, 'issuer.json'), VNET_TOKEN_LIFETIME_S: String(LIFETIME) } });
+      const ev = await one(store, streamNameOf(auth), 'PairTokenIssued', 'the missing token a→b');
+      const p = ev.payload;
+      assert.equal(p.keyId, 1);
+      const token = openSealed(p.sealedToken, hosts.h1!.privateKey, tokenContext(p.pairId, p.keyId, p.expiry), 16);
+      const fields = { vni: VNI, src: ipv4ToInt(A[1]), dst: ipv4ToInt(B[1]), dstUnderlay: p.dstUnderlay, keyId: 1, expiry: p.expiry };
+      assert.ok(tokenMatches(key, fields, token), 'made with the key host h2 holds');
+      assert.equal((await eventsOf(store, 'hostkeys.h2', 'VmKeyIssued')).length, 1, 'no second key for b');
+    } finally {
+      await svc?.stop();
+      await store.close();
+      await nats.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -124,7 +124,7 @@ export async function eachMessage<Ev, T>(
   opts.signal?.addEventListener('abort', finish, { once: true });
   try {
     if (!opts.live || opts.onBacklog) {
-      const pending = (await consumer.info(false)).num_pending;
+      const pending = (await withRetry(() => consumer.info(false))).num_pending;
       opts.onBacklog?.(pending);
       if (!opts.live && pending === 0) return;
     }
@@ -145,7 +145,10 @@ export async function eachMessage<Ev, T>(
     });
     if (finished) void messages.stop(); // ended (or aborted) before consume() returned
     const closed = await messages.closed();
-    if (failure === undefined && closed instanceof Error && !finished) failure = closed;
+    if (failure === undefined && !finished) {
+      // Nobody ended it: the consumer failed or the connection closed under a live read.
+      failure = closed instanceof Error ? closed : new Error(`read of ${opts.filter ?? ALL_EVENTS} ended before its end (connection closed?)`);
+    }
     if (failure !== undefined) throw failure;
   } finally {
     opts.signal?.removeEventListener('abort', finish);

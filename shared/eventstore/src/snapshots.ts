@@ -72,7 +72,7 @@ export async function loadSnapshot<Ev>(ctx: StoreContext<Ev>, name: string): Pro
   const meta = JSON.parse(info.description ?? '{}') as Meta;
   if (typeof meta.position !== 'number') throw new Error(`snapshot ${name} has no position in its description`);
   let data: Uint8Array = stored;
-  if (meta.encoding === BROTLI) data = await decompress(stored);
+  if (meta.encoding === BROTLI) data = await decompress(stored, meta.size === undefined ? {} : { maxOutputLength: Math.max(1, meta.size) });
   else if (meta.encoding !== undefined) throw new Error(`snapshot ${name} is stored with encoding ${JSON.stringify(meta.encoding)}, which this build cannot read`);
   if (meta.size !== undefined && data.byteLength !== meta.size) {
     throw new Error(`snapshot ${name}: ${data.byteLength} bytes after decoding, its description says ${meta.size}`);

@@ -43,9 +43,10 @@ export interface DeciderSpec<S, I extends DomainEvent, O extends Decision> {
   /** Distinguishes the decisions of one input that have the same type (e.g. the VM id). */
   readonly outputKey: (o: O) => string;
   /**
-   * For a decider whose decisions hold fresh randomness (keys): folds one of its outputs as
-   * stored in the log, over what deciding again put in the state. Called for every output
-   * the rebuild reads, so the state ends as the log says, not as the re-decision said.
+   * For a decider whose decisions hold fresh randomness (keys) and keep secrets out of the
+   * payload: folds one of its outputs as stored in the log (e.g. opens a sealed key). Called
+   * after `apply` for the stored outputs of each input on rebuild, and for every output the
+   * subscription sees live, so the state holds what the log holds.
    */
   readonly foldOutput?: (s: S, output: DomainEvent) => S;
   readonly ackWaitMs?: number;
@@ -94,10 +95,30 @@ export interface Rebuilt<S> {
   readonly undecodable: number;
 }
 
+/** The decodable records of the log, in order (undecodable ones counted and skipped). */
+async function* logRecords(store: EventStore<DomainEvent>, log: Logger | undefined, skipped: { n: number }): AsyncGenerator<{ position: number; ev: DomainEvent }> {
+  for await (const raw of store.readRaw({ stream: LOG_STREAM, filter: ALL_EVENTS })) {
+    const decoded = domainEventCodec.decode(raw.data);
+    if (E.isLeft(decoded)) {
+      skipped.n++;
+      log?.warn({ position: raw.position, subject: raw.subject, err: decoded.left }, 'skipped a record this build cannot decode');
+      continue;
+    }
+    yield { position: raw.position, ev: decoded.right };
+  }
+}
+
 /**
- * Reads the log to its end, deciding every input again without writing. Records are decoded
- * here rather than by `readAll`, so that one record this build cannot read (the log is shared)
- * is skipped and counted instead of stopping the service for good.
+ * Reads the log to its end and rebuilds the state without writing, in two passes. The first
+ * collects the outputs the log holds, by the input that caused them. The second decides
+ * every input again, in order, and applies what the LOG holds for it: the stored outputs in
+ * place of the re-decided ones (the same for a deterministic decider; for one whose
+ * decisions hold randomness, the stored ones are what the rest of the world received), and
+ * only where an output was never stored, the re-decided one, which is then `missing` and
+ * gets written. An input whose stored outputs differ from its re-decision (a changed
+ * decider) keeps exactly what is stored and gets nothing more.
+ * Records are decoded here rather than by `readAll`, so that one record this build cannot
+ * read (the log is shared) is skipped and counted instead of stopping the service for good.
  */
 export async function rebuild<S, I extends DomainEvent, O extends Decision>(
   store: EventStore<DomainEvent>,
@@ -105,40 +126,48 @@ export async function rebuild<S, I extends DomainEvent, O extends Decision>(
   log?: Logger,
   now = new Date(),
 ): Promise<Rebuilt<S>> {
+  const skipped = { n: 0 };
+  // Pass 1: input id → its stored outputs (in log order).
+  const stored = new Map<string, DomainEvent[]>();
+  for await (const { ev } of logRecords(store, log, skipped)) {
+    if (!spec.isInput(ev) && spec.isOutput(ev) && ev.causationId !== null) {
+      const list = stored.get(ev.causationId);
+      if (list) list.push(ev);
+      else stored.set(ev.causationId, [ev]);
+    }
+  }
+  // Pass 2: decide again, apply what the log says.
+  skipped.n = 0;
   let state = spec.initial();
   let position = 0;
   let inputs = 0;
   let diverged = 0;
-  let undecodable = 0;
-  // Input id → the outputs its decision predicts that have not been seen in the log yet.
-  const pending = new Map<string, Map<string, DomainEvent>>();
-  for await (const raw of store.readRaw({ stream: LOG_STREAM, filter: ALL_EVENTS })) {
-    position = raw.position;
-    const decoded = domainEventCodec.decode(raw.data);
-    if (E.isLeft(decoded)) {
-      undecodable++;
-      log?.warn({ position, subject: raw.subject, err: decoded.left }, 'skipped a record this build cannot decode');
-      continue;
+  const missing: DomainEvent[] = [];
+  for await (const { position: at, ev } of logRecords(store, log, skipped)) {
+    position = at;
+    if (!spec.isInput(ev)) continue;
+    inputs++;
+    const decisions = spec.decide(state, ev);
+    const envelopes = materialize(spec, ev, decisions, now);
+    const have = stored.get(ev.id) ?? [];
+    const byId = new Map(have.map((o) => [o.id, o]));
+    const predicted = new Set(envelopes.map((o) => o.id));
+    let effective: readonly O[];
+    if (have.some((o) => !predicted.has(o.id))) {
+      diverged++;
+      effective = have.map((o) => ({ type: o.type, payload: o.payload }) as unknown as O);
+    } else {
+      effective = decisions.map((d, i) => {
+        const s = byId.get(envelopes[i]!.id);
+        if (s) return { type: s.type, payload: s.payload } as unknown as O;
+        missing.push(envelopes[i]!);
+        return d;
+      });
     }
-    const ev = decoded.right;
-    if (spec.isInput(ev)) {
-      inputs++;
-      const decisions = spec.decide(state, ev);
-      state = spec.apply(state, ev, decisions);
-      if (decisions.length > 0) pending.set(ev.id, new Map(materialize(spec, ev, decisions, now).map((o) => [o.id, o])));
-    } else if (spec.isOutput(ev) && ev.causationId !== null) {
-      if (spec.foldOutput) state = spec.foldOutput(state, ev);
-      const predicted = pending.get(ev.causationId);
-      if (!predicted) continue;
-      if (!predicted.delete(ev.id)) {
-        // Written by a decider that decided otherwise: the log is the truth, write nothing more for it.
-        diverged++;
-        pending.delete(ev.causationId);
-      } else if (predicted.size === 0) pending.delete(ev.causationId);
-    }
+    state = spec.apply(state, ev, effective);
+    for (const o of have) if (spec.foldOutput) state = spec.foldOutput(state, o);
   }
-  const missing = [...pending.values()].flatMap((m) => [...m.values()]);
-  return { state, position, missing, inputs, diverged, undecodable };
+  return { state, position, missing, inputs, diverged, undecodable: skipped.n };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -218,6 +247,9 @@ export async function startRunner<S, I extends DomainEvent, O extends Decision>(
     async (rec) => {
       if (rec.position <= done && !retry.has(rec.position)) return; // folded already: redelivery or rebuild
       const ev = rec.event;
+      // A decision stored by an earlier attempt (a redelivered input re-decided with fresh
+      // randomness gets its store write deduplicated): the stored one is what counts.
+      if (!spec.isInput(ev) && spec.isOutput(ev) && spec.foldOutput) state = spec.foldOutput(state, ev);
       if (spec.isInput(ev)) {
         const decisions = spec.decide(state, ev);
         const outputs = materialize(spec, ev, decisions, new Date());

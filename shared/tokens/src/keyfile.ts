@@ -17,9 +17,9 @@ export function parseKeyPair(text: string, where = 'key file'): HostKeyPair {
   if (typeof k.privateKey !== 'string') throw new Error(`${where}: no "privateKey" (expected {"publicKey": base64, "privateKey": base64 or PEM})`);
   let raw = k.privateKey;
   if (raw.includes('-----BEGIN')) {
-    const der = createPrivateKey({ key: raw, format: 'pem' }).export({ format: 'der', type: 'pkcs8' });
-    if (der.length !== 48) throw new Error(`${where}: the PEM private key is not an X25519 key`);
-    raw = der.subarray(16).toString('base64');
+    const key = createPrivateKey({ key: raw, format: 'pem' });
+    if (key.asymmetricKeyType !== 'x25519') throw new Error(`${where}: the PEM private key is not an X25519 key (it is ${key.asymmetricKeyType ?? 'unknown'})`);
+    raw = key.export({ format: 'der', type: 'pkcs8' }).subarray(16).toString('base64');
   }
   let publicKey: string;
   try {

@@ -109,8 +109,11 @@ export function openSealed(sealed: SealedKey, hostPrivateKey: string, context: s
   }
   const priv = privateKeyObject(Buffer.from(hostPrivateKey, 'base64'));
   const hostPk = rawPublic(createPublicKey(priv));
-  const key = aeadKey(diffieHellman({ privateKey: priv, publicKey: publicKeyObject(epk) }), epk, hostPk);
+  let key: Buffer | undefined;
   try {
+    // Inside the try: a hostile ephemeral key (a low-order point) makes the key agreement
+    // itself fail, and that is a sealed secret that does not open, like any other.
+    key = aeadKey(diffieHellman({ privateKey: priv, publicKey: publicKeyObject(epk) }), epk, hostPk);
     const d = createDecipheriv('chacha20-poly1305', key, nonce, { authTagLength: TAG_LENGTH });
     d.setAAD(Buffer.from(context, 'utf8'), { plaintextLength: length });
     d.setAuthTag(box.subarray(length));
@@ -118,7 +121,7 @@ export function openSealed(sealed: SealedKey, hostPrivateKey: string, context: s
   } catch {
     throw new UnsealError(`sealed secret does not open for this host and context (${JSON.stringify(context)})`);
   } finally {
-    key.fill(0);
+    key?.fill(0);
   }
 }
 

@@ -39,6 +39,8 @@ describe('sealed VM keys', () => {
     assert.throws(() => openSealedKey({ ...sealed, box: box.toString('base64') }, host.privateKey, 'vm-1/h1/k1'), UnsealError);
     assert.throws(() => openSealedKey({ ...sealed, nonce: randomBytes(12).toString('base64') }, host.privateKey, 'vm-1/h1/k1'), UnsealError);
     assert.throws(() => openSealedKey({ ...sealed, box: 'AAAA' }, host.privateKey, 'vm-1/h1/k1'), /wrong shape/);
+    // A low-order ephemeral key makes the key agreement fail: still an UnsealError.
+    assert.throws(() => openSealedKey({ ...sealed, epk: Buffer.alloc(32).toString('base64') }, host.privateKey, 'vm-1/h1/k1'), UnsealError);
   });
 
   it('seal secrets of other lengths (tokens) the same way', () => {
@@ -100,5 +102,7 @@ describe('key-pair files', () => {
     assert.throws(() => parseKeyPair(JSON.stringify({ ...k, publicKey: generateHostKeyPair().publicKey }), 'h1.json'), /h1\.json: publicKey does not belong/);
     assert.throws(() => parseKeyPair('{', 'h1.json'), /h1\.json: not JSON/);
     assert.throws(() => parseKeyPair('{}', 'h1.json'), /no "privateKey"/);
+    const ed = generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+    assert.throws(() => parseKeyPair(JSON.stringify({ privateKey: ed }), 'h1.json'), /not an X25519 key/);
   });
 });

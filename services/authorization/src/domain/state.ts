@@ -85,7 +85,9 @@ function dropPair(s: AuthState, pairId: PairId): void {
 export function evolve(s: AuthState, f: AuthFact): AuthState {
   switch (f.type) {
     case 'NetworkCreated':
-      s.networks.set(f.payload.vni, f.payload.networkId);
+      // The first definition wins (as in the mapping service): a re-sent or conflicting one
+      // must not move VMs into another network behind the live pairs' back.
+      if (![...s.networks.values()].includes(f.payload.networkId) && !s.networks.has(f.payload.vni)) s.networks.set(f.payload.vni, f.payload.networkId);
       return s;
     case 'VmMappingAdded': {
       const p = f.payload;

@@ -17,13 +17,17 @@ interface AuditOptions {
 
 const IPV4 = /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
-/** Where a VM was placed last (vni, ip), from its `vm.<id>` stream. */
+/** Where a VM was last placed (vni, ip), from its `vm.<id>` stream; placements the mapping
+ * service rejected do not count. */
 async function placementOf(store: EventStore<DomainEvent>, vmId: string): Promise<{ vni: number; ip: string } | undefined> {
-  let found: { vni: number; ip: string } | undefined;
+  const placed: Array<{ id: string; vni: number; ip: string }> = [];
+  const rejected = new Set<string>();
   for await (const r of store.readStream(`vm.${vmId}`)) {
-    if (r.event.type === 'VmPlaced') found = { vni: r.event.payload.vni, ip: r.event.payload.ip };
+    const e = r.event;
+    if (e.type === 'VmPlaced') placed.push({ id: e.id, vni: e.payload.vni, ip: e.payload.ip });
+    else if (e.type === 'VmPlacementRejected' && e.causationId !== null) rejected.add(e.causationId);
   }
-  return found;
+  return placed.filter((p) => !rejected.has(p.id)).at(-1);
 }
 
 /** The pair's (vni, src ip, dst ip) from VM ids, or addresses with --vni. */

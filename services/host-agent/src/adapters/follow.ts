@@ -54,6 +54,9 @@ function toTableEvent(r: RecordedEvent<DomainEvent>): TableEvent | undefined {
   }
 }
 
+/** How long a failed reader waits before it starts again. */
+const RETRY_MS = 1000;
+
 export async function startFollowing(o: FollowOptions): Promise<Follower> {
   const name = o.snapshotName ?? `host-tables.${o.hostId}`;
   const t0 = performance.now();
@@ -81,6 +84,7 @@ export async function startFollowing(o: FollowOptions): Promise<Follower> {
   const readers = new Map<number, AbortController>();
   const loops = new Set<Promise<void>>();
   const hostAbort = new AbortController();
+  let stopped = false;
 
   const snapshot = async () => {
     const bytes = encodeTables(tables);
@@ -137,18 +141,33 @@ export async function startFollowing(o: FollowOptions): Promise<Follower> {
           (r) => {
             if (readers.get(vni) === ac) fold(r); // else dropped meanwhile: a newer reader owns this VNI
           },
-        ),
+        ).catch((e: unknown) => {
+          if (ac.signal.aborted || stopped) return;
+          // A reader that stopped would leave this VNI's table stale for good: start it again
+          // where its table stands.
+          if (readers.get(vni) === ac) readers.delete(vni);
+          o.onError?.(new Error(`reader of vni.${vni} failed (${e instanceof Error ? e.message : String(e)}); restarting it in ${RETRY_MS} ms`));
+          setTimeout(() => stopped || syncReaders(), RETRY_MS).unref();
+        }),
       );
     }
   };
 
+  const readHost = (): void =>
+    run(
+      o.store
+        .forEachEvent({ filter: `vnet.evt.hostvms.${o.hostId}`, fromPosition: tables.hostPosition + 1, live: true, signal: hostAbort.signal }, (r) => {
+          fold(r);
+          syncReaders();
+        })
+        .catch((e: unknown) => {
+          if (hostAbort.signal.aborted || stopped) return;
+          o.onError?.(new Error(`reader of hostvms.${o.hostId} failed (${e instanceof Error ? e.message : String(e)}); restarting it in ${RETRY_MS} ms`));
+          setTimeout(() => stopped || readHost(), RETRY_MS).unref();
+        }),
+    );
   syncReaders();
-  run(
-    o.store.forEachEvent({ filter: `vnet.evt.hostvms.${o.hostId}`, fromPosition: tables.hostPosition + 1, live: true, signal: hostAbort.signal }, (r) => {
-      fold(r);
-      syncReaders();
-    }),
-  );
+  readHost();
 
   return {
     tables: () => tables,
@@ -170,6 +189,7 @@ export async function startFollowing(o: FollowOptions): Promise<Follower> {
             waiters.add(check);
           }),
     stop: async () => {
+      stopped = true;
       hostAbort.abort();
       for (const ac of readers.values()) ac.abort();
       readers.clear();

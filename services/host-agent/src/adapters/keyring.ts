@@ -1,9 +1,11 @@
 /**
  * The host's keyring: the secret keys of the VMs it runs, from `VmKeyIssued` on
  * `hostkeys.<host>` (the only subject it reads them from), opened with the host's X25519
- * private key. Every key id stays until the VM leaves the host's keys, so tokens made with
- * an earlier key keep checking while they live. A sealed key that does not open (sealed to
- * another host, for another context, or changed) is refused and reported, never guessed.
+ * private key. Every key id is kept (tokens made with an earlier key keep checking while they
+ * live); keys are not dropped yet when a VM leaves the host (that comes with token checking
+ * in the data plane, which will ask only for VMs the host runs). A sealed key that does not
+ * open (sealed to another host, for another context, changed, or hostile) is refused and
+ * reported, never guessed, and the reader goes on with the next one.
  * Keys live in memory only; `/tables` and metrics show key ids, never bytes.
  */
 import type { DomainEvent } from '@vnet/events';
@@ -71,8 +73,11 @@ export function startKeyring(o: KeyringOptions): Keyring {
       if (!m.has(p.keyId)) count++;
       m.set(p.keyId, key);
     } catch (err) {
-      if (!(err instanceof UnsealError)) throw err;
       refused++;
+      if (!(err instanceof UnsealError)) {
+        o.onError?.(new Error(`key ${p.keyId} of VM ${p.vmId} at position ${r.position} could not be read (${err instanceof Error ? err.message : String(err)}): refused`));
+        return;
+      }
       o.onError?.(new Error(`key ${p.keyId} of VM ${p.vmId} at position ${r.position} does not open with this host's key: refused`));
     }
     for (const w of waiters) w();

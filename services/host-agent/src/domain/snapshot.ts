@@ -81,7 +81,11 @@ export function encodeTables(s: HostTables): Uint8Array {
   out.f64(s.hostPosition);
   const local = [...s.local].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   out.u32(local.length);
-  for (const [vm, l] of local) (out.str(vm), out.u32(l.vni), out.u32(ipToU32(l.ip)));
+  for (const [vm, l] of local) {
+    const ip = ipToU32(l.ip);
+    if (ip < 0) throw new Error(`local VM ${vm} has no canonical IPv4 address (${JSON.stringify(l.ip)})`);
+    out.str(vm), out.u32(l.vni), out.u32(ip);
+  }
   const vnis = [...s.vnis.keys()].sort((a, b) => a - b);
   out.u32(vnis.length);
   for (const vni of vnis) {

@@ -11,7 +11,8 @@
  * to write and to load back (see `snapshot.ts`).
  *
  * It reads like a `ReadonlyMap<string, Tunnel>` (get/has/size/iteration with dotted-quad
- * keys); entries it hands out are fresh immutable values.
+ * keys); entries it hands out are fresh immutable values. Do not change it while iterating
+ * (a delete shifts later entries back).
  */
 import type { Tunnel } from './table';
 
@@ -106,8 +107,9 @@ export class TunnelTable implements ReadonlyMap<string, Tunnel> {
     return 'TunnelTable';
   }
 
-  /** Makes room for `entries` entries in all (a known backlog: no growing on the way). */
-  reserve(entries: number, vmIdBytes = entries * 16): void {
+  /** Makes room for `entries` entries in all (a known backlog: no growing on the way);
+   * `vmIdBytes` is the room for the VM ids of the entries to come. */
+  reserve(entries: number, vmIdBytes = Math.max(0, entries - this.count) * 16): void {
     if (capacityFor(entries) > this.mask + 1) this.rehash(capacityFor(entries));
     if (this.arena.length < this.arenaUsed + vmIdBytes) {
       const next = Buffer.allocUnsafe(this.arenaUsed + vmIdBytes);
@@ -221,8 +223,9 @@ export class TunnelTable implements ReadonlyMap<string, Tunnel> {
     if (slot >= 0) {
       const b = slot << 2;
       if (!this.sameVmId(slot, vmId)) {
-        this.arenaDead += this.slots[b + 3]!;
-        const off = this.storeVmId(vmId);
+        const oldLen = this.slots[b + 3]!;
+        const off = this.storeVmId(vmId); // may throw, or compact (still counting the old id as live)
+        this.arenaDead += oldLen;
         this.slots[b + 2] = off;
         this.slots[b + 3] = vmId.length;
       }

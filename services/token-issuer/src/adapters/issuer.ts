@@ -42,7 +42,7 @@ export function issuerSpec(o: IssuerOptions): DeciderSpec<IssuerState, IssuerInp
   const newKey = (s: IssuerState, e: EventOf<'VmMappingAdded'>): IssuerOutput[] => {
     const { vmId, hostId } = e.payload;
     const cur = s.keys.get(vmId);
-    if (cur && cur.hostId === hostId) return [];
+    if (cur && cur.hostId === hostId && cur.key) return [];
     const hostKey = s.hosts.get(hostId);
     if (!hostKey) {
       o.log?.warn({ vmId, hostId }, 'no public key for the host: VM key not issued');
@@ -67,7 +67,7 @@ export function issuerSpec(o: IssuerOptions): DeciderSpec<IssuerState, IssuerInp
     const p = e.payload;
     const dstKey = s.keys.get(p.dstVmId);
     const srcHostKey = s.hosts.get(p.hostId);
-    if (!dstKey || !srcHostKey) {
+    if (!dstKey?.key || !srcHostKey) {
       o.log?.warn({ pairId: p.pairId, dstVm: p.dstVmId, srcHost: p.hostId }, 'no key for the destination VM or the source host: no token');
       return [];
     }
@@ -101,9 +101,10 @@ export function issuerSpec(o: IssuerOptions): DeciderSpec<IssuerState, IssuerInp
       return withKey(s, p.vmId as VmId, { keyId: p.keyId, hostId: p.hostId as HostId, key });
     } catch (e) {
       if (!(e instanceof UnsealError)) throw e;
-      // Sealed to another issuer key: this VM gets a new key at its next placement.
-      o.log?.error({ vmId: p.vmId, keyId: p.keyId }, 'VM key in the log does not open with this issuer key');
-      return s;
+      // Sealed to another issuer key: no token with it (hosts could not check one made with
+      // anything else); the VM gets key id + 1 at its next placement.
+      o.log?.error({ vmId: p.vmId, keyId: p.keyId }, 'VM key in the log does not open with this issuer key: no tokens for this VM until it gets a new key');
+      return withKey(s, p.vmId as VmId, { keyId: p.keyId, hostId: p.hostId as HostId, key: undefined });
     }
   };
 

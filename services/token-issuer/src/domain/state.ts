@@ -12,7 +12,9 @@ export interface VmKey {
   readonly keyId: number;
   /** The host it was sealed to. */
   readonly hostId: HostId;
-  readonly key: Uint8Array;
+  /** Undefined when the logged key does not open with this issuer's key: no token can be
+   * made with it, and the VM gets key id + 1 at its next placement. */
+  readonly key: Uint8Array | undefined;
 }
 
 export interface IssuerState {
