@@ -6,11 +6,10 @@
  * Exactly-once effect on an at-least-once log:
  * - Output ids are derived from the input id (`derivedEventId`), so writing a decision again
  *   is deduplicated by the store (`Nats-Msg-Id`) within its 1 h window.
- * - On start the whole log is read once and every input is decided again (the decider is
- *   pure), which rebuilds the state as of the log's end without writing anything. Outputs
- *   found in the log tick off the ids that decision predicted; what is left over is exactly
- *   what was never written (the service was down, or died mid-decision): it is appended
- *   then. So a restart writes no decision twice, however long after the crash.
+ * - On start the log is read twice (see `rebuild`): every input is decided again and the
+ *   state is built from what the log holds for it; a predicted output the log does not hold
+ *   was never written (the service was down, or died mid-decision) and is appended then.
+ *   So a restart writes no decision twice, however long after the crash.
  * - The subscription skips every position the rebuild covered; after that it handles events
  *   in log order, and an input's outputs are written before its message is acked. A failed
  *   append is retried in place (order matters).
