@@ -5,6 +5,7 @@
  */
 import { domainEventCodec } from '@vnet/events';
 import { EventStore } from '@vnet/eventstore';
+import { exitWhenStopped } from '@vnet/runner';
 import { loadConfig, startServiceRuntime } from '@vnet/service-kit';
 import { vnetTopology } from '@vnet/topology';
 import { startAuthorizer } from './adapters/authorizer';
@@ -19,14 +20,6 @@ rt.onShutdown(() => store.close(), { name: 'nats' });
 await store.applyTopology(vnetTopology(config.replicas), { update: false });
 const runner = await startAuthorizer(store, rt.metrics, rt.log);
 rt.onShutdown(() => runner.stop(), { name: 'authorizer' });
-// If the subscription ever stops on its own, say so and exit: a supervisor restarts the service.
-runner.subscription.done.then(
-  () => undefined,
-  async (e: unknown) => {
-    rt.log.fatal({ err: e }, 'authorization subscription stopped');
-    await rt.shutdown('subscription failed');
-    process.exit(1);
-  },
-);
+exitWhenStopped(runner, rt, 'authorization');
 rt.setReady(true);
 rt.log.info({ nats: store.server, livePairs: runner.state().pairs.size, policyVersion: runner.state().policyVersion }, 'authorization ready: following vnet.evt.>');

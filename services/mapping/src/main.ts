@@ -6,6 +6,7 @@
  */
 import { domainEventCodec } from '@vnet/events';
 import { EventStore } from '@vnet/eventstore';
+import { exitWhenStopped } from '@vnet/runner';
 import { loadConfig, startServiceRuntime } from '@vnet/service-kit';
 import { vnetTopology } from '@vnet/topology';
 import { startMapper } from './adapters/mapper';
@@ -22,14 +23,6 @@ rt.onShutdown(() => store.close(), { name: 'nats' });
 await store.applyTopology(vnetTopology(config.replicas), { update: false });
 const mapper = await startMapper(store, mappingMetrics(rt.metrics), rt.log);
 rt.onShutdown(() => mapper.stop(), { name: 'mapper' });
-// If the subscription ever stops on its own, say so and exit: a supervisor restarts the service.
-mapper.subscription.done.then(
-  () => undefined,
-  async (e: unknown) => {
-    rt.log.fatal({ err: e }, 'mapping subscription stopped');
-    await rt.shutdown('subscription failed');
-    process.exit(1);
-  },
-);
+exitWhenStopped(mapper, rt, 'mapping');
 rt.setReady(true);
 rt.log.info({ nats: store.server, mappings: mapper.state().vms.size }, 'mapping ready: following vnet.evt.>');

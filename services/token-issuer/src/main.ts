@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import { domainEventCodec } from '@vnet/events';
 import { EventStore } from '@vnet/eventstore';
+import { exitWhenStopped } from '@vnet/runner';
 import { loadConfig, startServiceRuntime } from '@vnet/service-kit';
 import { vnetTopology } from '@vnet/topology';
 import { startIssuer } from './adapters/issuer';
@@ -28,13 +29,6 @@ rt.onShutdown(() => store.close(), { name: 'nats' });
 await store.applyTopology(vnetTopology(config.replicas), { update: false });
 const runner = await startIssuer(store, rt.metrics, { keys, tokenLifetimeS: config.tokenLifetimeS, log: rt.log });
 rt.onShutdown(() => runner.stop(), { name: 'issuer' });
-runner.subscription.done.then(
-  () => undefined,
-  async (e: unknown) => {
-    rt.log.fatal({ err: e }, 'token-issuer subscription stopped');
-    await rt.shutdown('subscription failed');
-    process.exit(1);
-  },
-);
+exitWhenStopped(runner, rt, 'token-issuer');
 rt.setReady(true);
 rt.log.info({ nats: store.server, vmKeys: runner.state().keys.size, tokenLifetimeS: config.tokenLifetimeS }, 'token issuer ready: following vnet.evt.>');

@@ -276,3 +276,24 @@ export async function startRunner<S, I extends DomainEvent, O extends Decision>(
     },
   };
 }
+
+/** What `exitWhenStopped` needs of the service runtime. */
+export interface StoppableRuntime {
+  readonly log: Logger;
+  shutdown(reason: string): Promise<unknown>;
+}
+
+/**
+ * If the runner's subscription ever stops on its own, says so and exits with code 1, so a
+ * supervisor (or `vnet up`'s warning) restarts the service rather than leaving it deaf.
+ */
+export function exitWhenStopped(runner: Runner<unknown>, rt: StoppableRuntime, service: string): void {
+  runner.subscription.done.then(
+    () => undefined,
+    async (e: unknown) => {
+      rt.log.fatal({ err: e }, `${service} subscription stopped`);
+      await rt.shutdown('subscription failed');
+      process.exit(1);
+    },
+  );
+}
