@@ -21,6 +21,15 @@ export const DATAPLANE_DROP_REASONS = [
   'vm-not-attached',
   /** A socket reported an error sending. */
   'send-error',
+  /** Tokens on: a packet to a remote VM with no pair (no token) yet. */
+  'no-pair',
+  /** Tokens on: refused at the destination, by `TokenVerifier` reason. */
+  'token-missing',
+  'token-forged',
+  'token-expired',
+  'token-wrong-host',
+  'token-wrong-vni',
+  'token-unknown-key',
 ] as const;
 export type DropReason = (typeof DATAPLANE_DROP_REASONS)[number];
 
@@ -51,6 +60,29 @@ export interface DataPlaneOptions {
   readonly vmPortHost?: string;
   /** Fixed VM port numbers by VM id (others get an ephemeral port). */
   readonly vmPorts?: Readonly<Record<string, number>>;
+  /**
+   * Pair tokens (issue 4, being wired in): when given, a packet to a remote VM leaves only
+   * with the token of its pair (`setPair`), and a frame is delivered only when its token
+   * checks against the destination VM's key. Without it, frames carry a zero token and are
+   * not checked (the behaviour before tokens).
+   */
+  readonly tokens?: {
+    /** The destination VM's key `keyId`, if this host holds it. */
+    readonly keyOf: (vmId: string, keyId: number) => Uint8Array | undefined;
+    /** Unix seconds now (default: the clock). */
+    readonly now?: () => number;
+    /** Each refused frame (for sampled TokenRejected events). */
+    readonly onRejected?: (reason: string, vni: number, src: number, dst: number, keyId: number) => void;
+  };
+}
+
+/** What the source host sends a pair's packets with. */
+export interface PairRoute {
+  readonly dstUnderlay: string;
+  readonly keyId: number;
+  /** Unix seconds. */
+  readonly expiry: number;
+  readonly token: Uint8Array;
 }
 
 export interface VmPortInfo {
@@ -84,6 +116,8 @@ export interface DataPlane {
   /** Sets (and pins: no more learning) where the VM's packets are delivered. Throws on an unknown VM or a bad address. */
   attachVm(vmId: string, peer: string): void;
   vmPorts(): VmPortInfo[];
+  /** Tokens on: installs (or with undefined removes) the pair (VNI, source, destination as u32). */
+  setPair(vni: number, src: number, dst: number, route: PairRoute | undefined): void;
   counters(): DataPlaneCounters;
   close(): Promise<void>;
 }

@@ -20,6 +20,10 @@
  * - underlay → VM: `scanVnetFrame` (`decodeVnetFrame`'s rules; each refusal counted by its
  *   reason), then the local VM with (VNI, inner destination) (`no-local-vm`), which must have
  *   a peer (`vm-not-attached`).
+ * - With `tokens` (issue 4, being wired in): a packet to a remote VM leaves only with its
+ *   pair's header, token included (`setPair`; else `no-pair`), and a frame is delivered only
+ *   when `TokenVerifier` accepts it (else `token-<reason>`, reported to `onRejected`).
+ *   Without `tokens`, frames carry a zero token and are not checked.
  *
  * Addresses on the packet path are u32 numbers (no string per packet); headers are built
  * once per VNI at apply time and sent as `[header, packet]` (no copy of the packet). The
@@ -42,14 +46,12 @@ import {
 } from '@vnet/geneve';
 import type { Desired } from '../domain/desired';
 import type { Tunnel } from '../domain/table';
-import { bindUdp, closeUdp, parseHostPort, zeroCounters, type ApplyResult, type DataPlane, type DataPlaneOptions } from './dataplane-types';
+import { TokenVerifier, type Destination } from '../domain/verify';
+import { bindUdp, closeUdp, parseHostPort, zeroCounters, type ApplyResult, type DataPlane, type DataPlaneOptions, type PairRoute } from './dataplane-types';
 
 export * from './dataplane-types';
 
-/**
- * Placeholder token until pair tokens exist (a later issue): key 0, expiry 0, 16 zero bytes.
- * Receivers do not verify tokens yet; once they do, headers move from per-VNI to per-pair.
- */
+/** The token of frames sent without `tokens`: key 0, expiry 0, 16 zero bytes (never checked). */
 const PLACEHOLDER_TOKEN: TokenOption = { keyId: 0, expiresAt: 0, token: new Uint8Array(VNET_TOKEN_LENGTH) };
 
 interface VmPort {
@@ -90,11 +92,15 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
   /** (VNI, u32 IP) → route, for forwarding. */
   const routes = new Map<number, Map<number, Route>>();
   const headers = new Map<number, Buffer>();
+  /** Tokens on: (VNI, src, dst) → the pair's header (with its token) and destination. */
+  const pairs = new Map<number, Map<number, Map<number, { header: Buffer; host: string; port: number }>>>();
   let closed = false;
   let chain: Promise<unknown> = Promise.resolve();
 
   const underlaySocket = await bindUdp(addr.host, addr.port);
   const bound = underlaySocket.address();
+  const tokens = opts.tokens;
+  const verifier = tokens ? new TokenVerifier(`${bound.address}:${bound.port}`, tokens.keyOf, tokens.now) : undefined;
   const onSendError = (): void => {
     drops['send-error']++;
   };
@@ -152,9 +158,28 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
       deliver(target, msg, 0);
       return;
     }
+    if (tokens) {
+      const pair = pairs.get(vm.vni)?.get(vm.ipNum)?.get(dst);
+      if (!pair) {
+        drops['no-pair']++;
+        return;
+      }
+      c.underlayTxPackets++;
+      c.underlayTxBytes += VNET_HEADER_LENGTH + msg.length;
+      underlaySocket.send([pair.header, msg], pair.port, pair.host);
+      return;
+    }
     c.underlayTxPackets++;
     c.underlayTxBytes += VNET_HEADER_LENGTH + msg.length;
     underlaySocket.send([route.header, msg], route.port, route.host);
+  };
+
+  /** Tokens on: where a frame's destination is, for the verifier. */
+  const destinationOf = (vni: number, dst: number): Destination => {
+    const vm = localByVni.get(vni)?.get(dst);
+    if (vm) return { kind: 'local', vmId: vm.vmId };
+    for (const [other, m] of localByVni) if (other !== vni && m.has(dst)) return { kind: 'local-other-vni' };
+    return { kind: 'elsewhere' };
   };
 
   /** The frame being handled (reused: the handler runs to completion, one frame at a time). */
@@ -167,8 +192,25 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
       drops[refused]++;
       return;
     }
-    // Tokens are not verified yet (a later issue): any well-formed frame for a local VM is
-    // delivered. The token option's 24 bytes are at msg[frame.tokenOffset].
+    if (verifier) {
+      const t = frame.tokenOffset;
+      const keyId = msg.readUInt32BE(t);
+      const refused = verifier.check(destinationOf(frame.vni, frame.innerDst), {
+        vni: frame.vni,
+        src: frame.innerSrc,
+        dst: frame.innerDst,
+        keyId,
+        expiry: msg.readUInt32BE(t + 4),
+        token: msg.subarray(t + 8, t + 8 + VNET_TOKEN_LENGTH),
+      });
+      if (refused !== undefined) {
+        drops[`token-${refused}`]++;
+        tokens?.onRejected?.(refused, frame.vni, frame.innerSrc, frame.innerDst, keyId);
+        return;
+      }
+    }
+    // Without tokens any well-formed frame for a local VM is delivered (the behaviour before
+    // issue 4); with them, only one whose token checked.
     const vm = localByVni.get(frame.vni)?.get(frame.innerDst);
     if (!vm) {
       drops['no-local-vm']++;
@@ -318,6 +360,21 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
       return [...vms.values()]
         .map((v) => ({ vmId: v.vmId, vni: v.vni, ip: v.ip, port: v.port, ...(v.peerHost === undefined ? {} : { peer: `${v.peerHost}:${v.peerPort}` }) }))
         .sort((a, b) => (a.vmId < b.vmId ? -1 : a.vmId > b.vmId ? 1 : 0));
+    },
+    setPair(vni: number, src: number, dst: number, route: PairRoute | undefined) {
+      if (!route) {
+        pairs.get(vni)?.get(src)?.delete(dst);
+        return;
+      }
+      const to = parseHostPort(route.dstUnderlay);
+      if (!to) throw new Error(`dataplane: bad pair destination ${route.dstUnderlay}`);
+      const header = Buffer.alloc(VNET_HEADER_LENGTH);
+      encodeVnetHeader(vni, { keyId: route.keyId, expiresAt: route.expiry, token: route.token }, header, 0);
+      let bySrc = pairs.get(vni);
+      if (!bySrc) pairs.set(vni, (bySrc = new Map()));
+      let byDst = bySrc.get(src);
+      if (!byDst) bySrc.set(src, (byDst = new Map()));
+      byDst.set(dst, { header, host: to.host, port: to.port });
     },
     counters() {
       return { ...c, drops: { ...drops } };
