@@ -217,6 +217,9 @@ export type VmTaggedPayload = t.TypeOf<typeof VmTaggedPayload>;
 // A pair's events live on `hostpairs.<source host>.<pairId>`: host-scoped (NATS permissions
 // can give each host agent its own `hostpairs.<host>.>`), one subject per pair.
 
+/** What every pair event after the request starts with: the pair, its source host, VNI and addresses. */
+const PAIR_FIELDS = { pairId: PairId, hostId: HostId, vni: Vni, srcIp: Ipv4, dstIp: Ipv4 };
+
 /** A host agent saw a first packet from local VM `srcVmId` to `dstIp` and asks for the pair. */
 export const PairRequestedPayload = closed('PairRequested payload', {
   pairId: PairId,
@@ -256,11 +259,7 @@ export type PairDenialReason = t.TypeOf<typeof PairDenialReason>;
 
 /** The pair is not allowed: by rule `ruleId` (a deny), or by the default when it is null. */
 export const PairDeniedPayload = closed('PairDenied payload', {
-  pairId: PairId,
-  hostId: HostId,
-  vni: Vni,
-  srcIp: Ipv4,
-  dstIp: Ipv4,
+  ...PAIR_FIELDS,
   reason: PairDenialReason,
   ruleId: t.union([RuleId, t.null]),
   policyVersion: NonNegativeInt,
@@ -271,11 +270,7 @@ export type PairDeniedPayload = t.TypeOf<typeof PairDeniedPayload>;
 
 /** A live pair is no longer allowed (a policy change, a VM gone): the source host removes it. */
 export const PairRevokedPayload = closed('PairRevoked payload', {
-  pairId: PairId,
-  hostId: HostId,
-  vni: Vni,
-  srcIp: Ipv4,
-  dstIp: Ipv4,
+  ...PAIR_FIELDS,
   reason: PairDenialReason,
   ruleId: t.union([RuleId, t.null]),
   policyVersion: NonNegativeInt,
@@ -294,11 +289,7 @@ export type SealedBox = t.TypeOf<typeof SealedBox>;
  * source host, so the log holds no usable token either.
  */
 export const PairTokenIssuedPayload = closed('PairTokenIssued payload', {
-  pairId: PairId,
-  hostId: HostId,
-  vni: Vni,
-  srcIp: Ipv4,
-  dstIp: Ipv4,
+  ...PAIR_FIELDS,
   dstHostId: HostId,
   dstUnderlay: UnderlayAddress,
   keyId: U32,

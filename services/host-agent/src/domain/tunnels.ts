@@ -300,16 +300,6 @@ export class TunnelTable implements ReadonlyMap<string, Tunnel> {
     return key >= 0 && this.find(key) >= 0;
   }
 
-  /** Calls `f(ipU32, vmId, hostId, underlay)` for each entry, in slot order. */
-  forEachRaw(f: (ip: number, vmId: string, hostId: string, underlay: string) => void): void {
-    for (let i = 0; i <= this.mask; i++) {
-      const b = i << 2;
-      if (this.slots[b + 1] === EMPTY) continue;
-      const h = this.hostRefs[this.slots[b + 1]! - 1]!;
-      f(this.slots[b]!, this.vmIdAt(i), h.hostId, h.underlay);
-    }
-  }
-
   *entries(): MapIterator<[string, Tunnel]> {
     for (let i = 0; i <= this.mask; i++) if (this.slots[(i << 2) + 1] !== EMPTY) yield [u32ToIp(this.slots[i << 2]!), this.tunnelAt(i)];
   }

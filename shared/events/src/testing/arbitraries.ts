@@ -141,6 +141,8 @@ export const arbitrarySealedBox = fc.record(
   plain,
 );
 
+const pairFields = { pairId: arbitraryPairId, hostId: arbitraryHostId, vni: arbitraryVni, srcIp: arbitraryIpv4, dstIp: arbitraryIpv4 };
+
 /** A valid current-version payload of every event type. */
 export const arbitraryPayloads: { readonly [K in EventType]: fc.Arbitrary<PayloadOf<K>> } = {
   RegionDeclared: fc.record({ regionId: arbitraryRegionId, name: arbitraryDisplayName }, plain),
@@ -222,32 +224,20 @@ export const arbitraryPayloads: { readonly [K in EventType]: fc.Arbitrary<Payloa
     policyVersion: arbitraryNonNegativeInt,
   }, plain),
   PairDenied: fc.record({
-    pairId: arbitraryPairId,
-    hostId: arbitraryHostId,
-    vni: arbitraryVni,
-    srcIp: arbitraryIpv4,
-    dstIp: arbitraryIpv4,
+    ...pairFields,
     reason: arbitraryDenialReason,
     ruleId: fc.option(arbitraryRuleId, { nil: null }),
     policyVersion: arbitraryNonNegativeInt,
     detail: fc.string({ maxLength: 60 }),
   }, plain),
   PairRevoked: fc.record({
-    pairId: arbitraryPairId,
-    hostId: arbitraryHostId,
-    vni: arbitraryVni,
-    srcIp: arbitraryIpv4,
-    dstIp: arbitraryIpv4,
+    ...pairFields,
     reason: arbitraryDenialReason,
     ruleId: fc.option(arbitraryRuleId, { nil: null }),
     policyVersion: arbitraryNonNegativeInt,
   }, plain),
   PairTokenIssued: fc.record({
-    pairId: arbitraryPairId,
-    hostId: arbitraryHostId,
-    vni: arbitraryVni,
-    srcIp: arbitraryIpv4,
-    dstIp: arbitraryIpv4,
+    ...pairFields,
     dstHostId: arbitraryHostId,
     dstUnderlay: arbitraryUnderlayAddress,
     keyId: arbitraryU32,
