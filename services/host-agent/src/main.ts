@@ -2,8 +2,9 @@
  * host-agent: one per host. Folds its slice of the log into tunnel tables and programs the
  * userspace Geneve data plane with them. Configuration by environment: VNET_HOST_ID
  * (required), NATS_URL, VNET_UNDERLAY (default: the address of the host's HostRegistered),
- * VNET_HOST_KEY_FILE (the host's X25519 key pair: VM keys sealed to it are opened),
- * VNET_SNAPSHOT_EVERY, VNET_REGISTRATION_WAIT_MS, VNET_HTTP_HOST/PORT, VNET_LOG_LEVEL.
+ * VNET_HOST_KEY_FILE (the host's X25519 key pair: VM keys and pair tokens sealed to it are
+ * opened; required unless VNET_TOKENS=false), VNET_TOKENS (default true: no packet is
+ * delivered without a valid pair token), VNET_SNAPSHOT_EVERY, VNET_REGISTRATION_WAIT_MS, VNET_HTTP_HOST/PORT, VNET_LOG_LEVEL.
  */
 import { readFileSync } from 'node:fs';
 import { domainEventCodec } from '@vnet/events';
@@ -13,6 +14,8 @@ import { parseKeyPair } from '@vnet/tokens';
 import { createDataPlane, type DataPlane } from './adapters/dataplane';
 import { startKeyring, type Keyring } from './adapters/keyring';
 import { startFollowing } from './adapters/follow';
+import { startPairFlow } from './adapters/pairflow';
+import { Histogram } from 'prom-client';
 import { hostAgentMetrics } from './adapters/metrics';
 import { desiredFrom } from './domain/desired';
 import { servedVnis, tableSize, type HostTables } from './domain/table';
@@ -23,8 +26,13 @@ const config = loadConfig({
   underlay: { env: 'VNET_UNDERLAY', kind: 'string', optional: true, doc: 'host:port to bind; default from HostRegistered' },
   snapshotEvery: { env: 'VNET_SNAPSHOT_EVERY', kind: 'int', min: 0, max: 10_000_000, default: 10_000 },
   registrationWaitMs: { env: 'VNET_REGISTRATION_WAIT_MS', kind: 'int', min: 0, max: 3_600_000, default: 30_000 },
-  keyFile: { env: 'VNET_HOST_KEY_FILE', kind: 'string', optional: true, doc: "the host's X25519 key pair (JSON); without it no VM key is opened" },
+  keyFile: { env: 'VNET_HOST_KEY_FILE', kind: 'string', optional: true, doc: "the host's X25519 key pair (JSON): opens VM keys and pair tokens" },
+  tokens: { env: 'VNET_TOKENS', kind: 'bool', default: true, doc: 'pair tokens on every packet, checked before delivery (false: the pre-token data plane, for measurements)' },
 });
+if (config.tokens && !config.keyFile) {
+  console.error(`host-agent ${config.hostId}: VNET_TOKENS is on (the default) but VNET_HOST_KEY_FILE is not set: without the host's key pair no token can be opened or checked. Set VNET_HOST_KEY_FILE, or VNET_TOKENS=false to run without tokens.`);
+  process.exit(2);
+}
 let keyring: Keyring | undefined;
 let tables: () => HostTables = () => ({ hostId: config.hostId, local: new Map(), vnis: new Map(), hostPosition: 0 });
 let dp: DataPlane | undefined;
@@ -63,8 +71,39 @@ async function underlayOf(): Promise<string> {
   }
 }
 
-dp = await createDataPlane({ hostId: config.hostId, underlay: await underlayOf() });
+const hostKeys = config.keyFile ? parseKeyPair(readFileSync(config.keyFile, 'utf8'), config.keyFile) : undefined;
+if (hostKeys) {
+  const ring = startKeyring({ store, hostId: config.hostId, keys: hostKeys, onError: (e) => rt.log.error({ err: e }, 'VM key refused') });
+  keyring = ring;
+  rt.onShutdown(() => ring.stop(), { name: 'keyring' });
+} else rt.log.warn('no VNET_HOST_KEY_FILE: VM keys sealed to this host are not opened');
+const setup = new Histogram({
+  name: 'vnet_host_pair_setup_seconds',
+  help: 'from a pair request (first packet) to its token installed',
+  buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1],
+  registers: [rt.metrics],
+});
+const flow =
+  config.tokens && hostKeys
+    ? await startPairFlow({
+        store,
+        hostId: config.hostId,
+        keys: hostKeys,
+        plane: () => dp,
+        onSetup: (ms) => setup.observe(ms / 1000),
+        onError: (e) => rt.log.warn({ err: e }, 'pair flow'),
+      })
+    : undefined;
+const ringNow = keyring;
+dp = await createDataPlane({
+  hostId: config.hostId,
+  underlay: await underlayOf(),
+  ...(flow && ringNow
+    ? { tokens: { keyOf: (vmId: string, keyId: number) => ringNow.keyOf(vmId, keyId), onRejected: flow.rejected, onPairMiss: flow.request } }
+    : {}),
+});
 rt.onShutdown(() => dp?.close(), { name: 'data plane' });
+if (flow) rt.onShutdown(() => flow.stop(), { name: 'pair flow' });
 const plane = dp;
 const follower = await startFollowing({
   store,
@@ -79,13 +118,10 @@ const follower = await startFollowing({
   onError: (e) => rt.log.error({ err: e }, 'following the log failed'),
 });
 tables = () => follower.tables();
-if (config.keyFile) {
-  const keys = parseKeyPair(readFileSync(config.keyFile, 'utf8'), config.keyFile);
-  const ring = startKeyring({ store, hostId: config.hostId, keys, onError: (e) => rt.log.error({ err: e }, 'VM key refused') });
-  keyring = ring;
-  rt.onShutdown(() => ring.stop(), { name: 'keyring' });
-} else rt.log.warn('no VNET_HOST_KEY_FILE: VM keys sealed to this host are not opened');
 rt.onShutdown(() => follower.stop(), { name: 'follower' });
-hostAgentMetrics(rt.metrics, tables, plane, () => keyring);
+hostAgentMetrics(rt.metrics, tables, plane, () => keyring, () => flow?.stats());
 rt.setReady(true);
-rt.log.info({ host: config.hostId, underlay: plane.underlay, restoredFrom: follower.restoredFrom, restore: follower.restore }, 'host agent ready');
+rt.log.info(
+  { host: config.hostId, underlay: plane.underlay, tokens: config.tokens, restoredFrom: follower.restoredFrom, restore: follower.restore },
+  'host agent ready',
+);

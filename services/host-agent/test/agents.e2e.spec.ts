@@ -9,7 +9,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { randomBytes } from 'node:crypto';
+import { domainEventCodec } from '@vnet/events';
 import { until } from '@vnet/eventstore/testing';
+import { encodeVnetFrame } from '@vnet/geneve';
 import { startPlane, type Plane, type PlaneVm } from './plane';
 import { Endpoint, ipv4Packet } from './support';
 
@@ -70,6 +73,44 @@ describe('host agents over real processes', () => {
     send('blue-3', '10.0.0.1', 'blue 3 to blue 1');
     assert.equal((await vms.get('blue-1')!.recv()).subarray(20).toString(), 'blue 3 to blue 1');
     await Promise.all([vms.get('green-1')!.quiet(), vms.get('green-2')!.quiet(), vms.get('blue-2')!.quiet()]);
+    // Each went through the pair flow: one request and one token per pair, nothing refused.
+    for (const h of ['h1', 'h2', 'h3']) {
+      assert.equal(await plane.counter(h, 'pair_events', 'requests'), 1, `${h}: one pair request`);
+      assert.equal(await plane.counter(h, 'pair_events', 'tokens'), 1, `${h}: one token installed`);
+      for (const reason of ['token-forged', 'token-missing', 'token-unknown-key', 'token-wrong-host']) {
+        assert.equal(await plane.counter(h, 'drops', reason), 0, `${h}: ${reason}`);
+      }
+    }
+  });
+
+  it('holds the first packets of a new pair until its token comes, then sends them in order, asking once', async () => {
+    for (const ep of vms.values()) ep.drain();
+    const requestsBefore = await plane.counter('h2', 'pair_events', 'requests');
+    for (let i = 0; i < 5; i++) send('blue-2', '10.0.0.3', `burst ${i}`);
+    const got: string[] = [];
+    for (let i = 0; i < 5; i++) got.push((await vms.get('blue-3')!.recv()).subarray(20).toString());
+    assert.deepEqual(got, [0, 1, 2, 3, 4].map((i) => `burst ${i}`));
+    assert.equal(await plane.counter('h2', 'pair_events', 'requests'), requestsBefore + 1, 'one request for five packets');
+  });
+
+  it('drops a frame with a forged token at the destination and reports it as a TokenRejected event', async () => {
+    const raw = await Endpoint.open('127.0.1.21');
+    const frame = encodeVnetFrame(1001, { keyId: 1, expiresAt: Math.floor(Date.now() / 1000) + 60, token: randomBytes(16) }, ipv4Packet('10.0.0.1', '10.0.0.2', 'forged'));
+    raw.send(frame, plane.underlay.get('h2')!);
+    await vms.get('blue-2')!.quiet();
+    await raw.close();
+    assert.equal(await plane.counter('h2', 'drops', 'token-forged'), 1);
+    const store = await plane.nats.connect(domainEventCodec, 'agents-e2e-rejects');
+    try {
+      const reports = await until(async () => {
+        const out: unknown[] = [];
+        for await (const r of store.readAll({ filter: 'vnet.evt.hostrejects.h2' })) out.push(r.event.payload);
+        return out.length > 0 ? out : undefined;
+      }, 'a TokenRejected event from h2', 5000);
+      assert.deepEqual(reports, [{ hostId: 'h2', reason: 'forged', vni: 1001, srcIp: '10.0.0.1', dstIp: '10.0.0.2', keyId: 1, packets: 1 }]);
+    } finally {
+      await store.close();
+    }
   });
 
   it('drops and counts a packet to an unknown address', async () => {

@@ -101,6 +101,14 @@ describe('the underlay as Wireshark sees it', { skip: noTshark }, () => {
     assert.match(outer!, new RegExp(`Destination Port: ${dstPort}\\b`));
     // Geneve: the VNI, and IPv4 as the protocol it carries.
     assert.match(inner, /Virtual Network Identifier \(VNI\): 0x001092 \(4242\)/);
+    // The vnet token option (class 0xfff6, type 0x81, critical): key id, expiry, 16-byte token,
+    // a real one (tokens are on): key id 1, an expiry in the future, not the zero placeholder.
+    const option = /Unknown Option Data: ([0-9a-f]{48})/.exec(inner);
+    assert.ok(option, `no token option in the Geneve header:\n${inner}`);
+    const data = Buffer.from(option[1]!, 'hex');
+    assert.equal(data.readUInt32BE(0), 1, 'key id');
+    assert.ok(data.readUInt32BE(4) > Date.now() / 1000, 'expiry in the future');
+    assert.notEqual(data.subarray(8).toString('hex'), '0'.repeat(32), 'a real token, not the placeholder');
     assert.match(inner, /Protocol Type: IPv4 \(0x0800\)/);
     // Inner: the simulated VMs' packet.
     assert.match(inner, /Internet Protocol Version 4, Src: 10\.42\.0\.1, Dst: 10\.42\.0\.2/);

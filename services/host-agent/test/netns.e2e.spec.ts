@@ -1,9 +1,11 @@
 /**
  * Real kernels as VMs: two Linux network namespaces, each with a TUN device bridged by socat
- * to its host agent's VM port, on two different host agents (real processes, with gateway
- * and mapping, against a real nats-server). The namespaces' own IP stacks talk through vnet:
- * `ping` from one to the other gets the other kernel's echo replies, and a UDP exchange
- * between sockets in the two namespaces goes both ways.
+ * to its host agent's VM port, on two different host agents (real processes, with gateway,
+ * mapping, authorization and token issuer, against a real nats-server). The namespaces' own
+ * IP stacks talk through vnet, every packet carrying its pair's token: `ping` from one to
+ * the other gets the other kernel's echo replies, a UDP exchange between sockets in the two
+ * namespaces goes both ways, a policy rule denying the pair stops the ping (the source host
+ * removes the pair within a second) and removing the rule restores it.
  *
  *   VNI 4141: ns-a 10.0.0.1 @n1 (underlay 127.0.1.41), ns-b 10.0.0.2 @n2 (127.0.1.42)
  *
@@ -83,6 +85,25 @@ describe('network namespaces as VMs on two host agents', { skip: unavailable }, 
         assert.ok((await plane!.counter(h.hostId, 'packets', dir)) >= 5, `${h.hostId} ${dir} packets`);
       }
     }
+  });
+
+  it('a rule denying the pair revokes it within a second and stops the ping; removing the rule restores it', { skip: hasCommand('ping') ? false : 'ping (iputils-ping) is not installed' }, async (t) => {
+    const revoked = () => plane!.counter('n1', 'pair_events', 'revocations');
+    const before = await revoked();
+    const t0 = Date.now();
+    await plane!.publish('PolicyRuleSet', { ruleId: 'deny-a-b', action: 'deny', from: { vm: 'ns-a' }, to: { vm: 'ns-b' }, description: 'test: a may not reach b' });
+    await until(async () => ((await revoked()) > before ? true : undefined), 'n1 removes the pair', 5000);
+    const tookMs = Date.now() - t0;
+    assert.ok(tookMs < 1000, `the pair was removed ${tookMs} ms after the rule was published (must be < 1 s)`);
+    t.diagnostic(`pair removed at the source ${tookMs} ms after the rule was published`);
+    const denied = await nsVms.a!.exec('ping', ['-c', '4', '-i', '0.25', '-W', '1', '10.0.0.2'], 20_000);
+    assert.equal(pingCounts(denied.stdout).received, 0, `no echo reply while the pair is denied: ${denied.stdout}`);
+    assert.ok((await plane!.counter('n1', 'drops', 'pair-denied')) > 0, 'the echo requests were dropped at the source as denied');
+
+    await plane!.publish('PolicyRuleRemoved', { ruleId: 'deny-a-b' });
+    // The source remembers the denial for two seconds; then the next packet asks again.
+    const back = await nsVms.a!.exec('ping', ['-c', '12', '-i', '0.5', '-W', '1', '10.0.0.2'], 30_000);
+    assert.ok(pingCounts(back.stdout).received >= 4, `ping restored once the rule is gone: ${back.stdout}`);
   });
 
   it('a UDP datagram from a socket in one namespace reaches a socket in the other, and the answer comes back', async () => {

@@ -1,8 +1,10 @@
 /**
  * Helpers for the host agent's tests against real kernel networking (network namespaces,
  * TUN devices, packet capture): bounded command runs, a control plane (nats-server, gateway,
- * mapping, host agents as processes) with a given set of hosts/networks/VMs, and a VM made
- * of a network namespace whose TUN device is bridged to the agent's VM port by socat.
+ * mapping, authorization, token issuer, host agents with their key pairs, all as processes)
+ * with a given set of hosts/networks/VMs, and a VM made of a network namespace whose TUN
+ * device is bridged to the agent's VM port by socat. Tokens are on, as in production: every
+ * packet between hosts goes through the pair flow.
  *
  * Rules kept here: underlay and VM ports are on loopback only; virtual addresses (10.x) exist
  * only on TUN devices inside namespaces this test creates (the TUN is created in the root
@@ -11,11 +13,14 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import type { EventStore, StorableEvent } from '@vnet/eventstore';
 import { startService, startTestNats, until, type ServiceProcess, type TestNats } from '@vnet/eventstore/testing';
 import { freePort } from '@vnet/natsd';
+import { generateHostKeyPair } from '@vnet/tokens';
 import { vnetTopology } from '@vnet/topology';
 
 export interface RunResult {
@@ -84,6 +89,7 @@ export interface PlaneVm {
 }
 export interface AgentTables {
   vms: Array<{ vmId: string; port: number }>;
+  vmKeyIds: Record<string, number[]>;
   tableSize: number;
   servedVnis: number[];
 }
@@ -94,7 +100,7 @@ export interface Plane {
   readonly underlay: ReadonlyMap<string, string>;
   tables(hostId: string): Promise<AgentTables>;
   /** A host agent's Prometheus counter `vnet_host_<name>_total{<label>="<value>"}` (0 when absent). */
-  counter(hostId: string, name: 'packets' | 'drops', label: string): Promise<number>;
+  counter(hostId: string, name: 'packets' | 'drops' | 'pair_events', label: string): Promise<number>;
   /** The loopback `host:port` of a VM's port on its agent. */
   vmPort(vm: PlaneVm): Promise<string>;
   /** Publishes an external event through the gateway, as an external system would. */
@@ -103,20 +109,30 @@ export interface Plane {
 }
 
 /**
- * Starts nats-server, gateway, mapping and one host agent per host; publishes the region,
- * the hosts (underlay on a free port of their 127.0.1.x address), the networks and the VMs
- * as an external system would, and waits until every agent has programmed its tables
- * (`tableSize` = the VMs of the VNIs it serves). On failure everything started is stopped.
+ * Starts nats-server, gateway, mapping, authorization, the token issuer and one host agent
+ * per host (each with its own X25519 key pair in a temporary folder); publishes the region,
+ * the hosts (underlay on a free port of their 127.0.1.x address, public key), the networks
+ * and the VMs as an external system would, and waits until every agent has programmed its
+ * tables (`tableSize` = the VMs of the VNIs it serves) and holds the keys of its VMs.
+ * On failure everything started is stopped.
  */
-export async function startPlane(name: string, hosts: readonly PlaneHost[], networks: readonly PlaneNetwork[], vms: readonly PlaneVm[]): Promise<Plane> {
+export async function startPlane(
+  name: string,
+  hosts: readonly PlaneHost[],
+  networks: readonly PlaneNetwork[],
+  vms: readonly PlaneVm[],
+  opts: { readonly tokenLifetimeS?: number } = {},
+): Promise<Plane> {
   const services: ServiceProcess[] = [];
   const agents = new Map<string, ServiceProcess>();
   const underlay = new Map<string, string>();
+  const dir = mkdtempSync(join(tmpdir(), `vnet-${name}-`));
   const nats = await startTestNats(vnetTopology());
   const stop = async () => {
     for (const a of agents.values()) await a.stop();
     for (const s of services) await s.stop();
     await nats.stop();
+    rmSync(dir, { recursive: true, force: true });
   };
   const tables = async (hostId: string): Promise<AgentTables> => (await fetch(`${agents.get(hostId)!.health}/tables`)).json() as never;
   let store: EventStore<StorableEvent & Record<string, unknown>> | undefined;
@@ -128,21 +144,38 @@ export async function startPlane(name: string, hosts: readonly PlaneHost[], netw
   };
   try {
     store = await nats.connectJson(name);
-    services.push(await startService('gateway', nats.url), await startService('mapping', nats.url));
+    services.push(
+      await startService('gateway', nats.url),
+      await startService('mapping', nats.url),
+      await startService('authorization', nats.url),
+      await startService('token-issuer', nats.url, { env: { VNET_DATA_DIR: dir, VNET_TOKEN_LIFETIME_S: String(opts.tokenLifetimeS ?? 300) } }),
+    );
+    const keys = new Map(hosts.map((h) => [h.hostId, generateHostKeyPair()]));
     await publish('RegionDeclared', { regionId: 'r1', name: 'Region 1' });
     await publish('DatacenterDeclared', { datacenterId: 'dc1', regionId: 'r1', name: 'DC 1' });
     for (const h of hosts) {
       const u = `${h.addr}:${await freePort(h.addr)}`;
       underlay.set(h.hostId, u);
-      await publish('HostRegistered', { hostId: h.hostId, regionId: 'r1', datacenterId: 'dc1', underlay: u, publicKey: Buffer.alloc(32, 1).toString('base64') }, 2);
+      await publish('HostRegistered', { hostId: h.hostId, regionId: 'r1', datacenterId: 'dc1', underlay: u, publicKey: keys.get(h.hostId)!.publicKey }, 2);
+      writeFileSync(join(dir, `${h.hostId}.json`), JSON.stringify(keys.get(h.hostId)), { mode: 0o600 });
     }
     for (const n of networks) await publish('NetworkCreated', { networkId: n.networkId, projectId: 'p', vni: n.vni, cidr: n.cidr });
     for (const v of vms) await publish('VmPlaced', { ...v });
-    for (const h of hosts) agents.set(h.hostId, await startService('host-agent', nats.url, { env: { VNET_HOST_ID: h.hostId } }));
+    for (const h of hosts) {
+      agents.set(h.hostId, await startService('host-agent', nats.url, { env: { VNET_HOST_ID: h.hostId, VNET_HOST_KEY_FILE: join(dir, `${h.hostId}.json`) } }));
+    }
     for (const h of hosts) {
       const served = new Set(vms.filter((v) => v.hostId === h.hostId).map((v) => v.vni));
       const expected = vms.filter((v) => served.has(v.vni)).length;
-      await until(async () => ((await tables(h.hostId)).tableSize === expected ? true : undefined), `${h.hostId} tables (${expected} entries)`, 20_000);
+      const local = vms.filter((v) => v.hostId === h.hostId).map((v) => v.vmId);
+      await until(
+        async () => {
+          const t = await tables(h.hostId);
+          return t.tableSize === expected && local.every((vm) => (t.vmKeyIds[vm]?.length ?? 0) > 0) ? true : undefined;
+        },
+        `${h.hostId} tables (${expected} entries) and the keys of ${local.join(', ')}`,
+        20_000,
+      );
     }
   } catch (e) {
     await stop().catch(() => undefined);

@@ -73,7 +73,6 @@ describe('data plane with tokens', () => {
       ['forged', route({ key: randomBytes(32) })],
       ['forged', route({ underlay: '127.0.1.99:6081' })], // made for another host
       ['forged', route({ vni: 8 })], // made for another VNI
-      ['expired', route({ expiry: NOW - 5 })],
       ['unknown-key', route({ keyId: 9 })],
     ];
     for (const [reason, r] of cases) {
@@ -83,17 +82,31 @@ describe('data plane with tokens', () => {
       for (let i = 0; i < 100 && b.counters().drops[`token-${reason}` as 'token-forged'] === before; i++) await new Promise((res) => setTimeout(res, 10));
       assert.equal(b.counters().drops[`token-${reason}` as 'token-forged'], before + 1, reason);
     }
-    // Frames crafted on the wire: a valid token in VNI 8 (where b's address is VM c, so the
-    // VNI does not match the token) and a frame to an address no VM of B has.
+    // The source does not send with an expired token: the pair counts as missing.
+    const noPair = a.counters().drops['no-pair'];
+    a.setPair(7, A, B, undefined); // (an older token never replaces a newer one)
+    a.setPair(7, A, B, route({ expiry: NOW - 5 }));
+    send('expired at the source');
+    for (let i = 0; i < 100 && a.counters().drops['no-pair'] === noPair; i++) await new Promise((res) => setTimeout(res, 10));
+    assert.equal(a.counters().drops['no-pair'], noPair + 1, 'an expired pair is not used');
+    a.setPair(7, A, B, undefined);
+    // Frames crafted on the wire: a token that expired (correct otherwise), a valid token in
+    // VNI 8 (where b's address is VM c, so the VNI does not match the token) and a frame to
+    // an address no VM of B has.
     const raw = dgram.createSocket('udp4');
     const to = b.underlay.split(':');
     const good = route();
     const frame = (vni: number, dst: string) =>
       encodeVnetFrame(vni, { keyId: 1, expiresAt: good.expiry, token: good.token }, ipv4Packet('10.7.0.1', dst, 'crafted'));
+    const old = route({ expiry: NOW - 5 });
+    const expired = encodeVnetFrame(7, { keyId: 1, expiresAt: old.expiry, token: old.token }, ipv4Packet('10.7.0.1', '10.7.0.2', 'crafted'));
+    await new Promise<void>((res) => raw.send(expired, Number(to[1]), to[0], () => res()));
     await new Promise<void>((res) => raw.send(frame(8, '10.7.0.9'), Number(to[1]), to[0], () => res()));
     await new Promise<void>((res) => raw.send(frame(9, '10.7.0.2'), Number(to[1]), to[0], () => res()));
     raw.close();
-    for (let i = 0; i < 100 && (b.counters().drops['token-wrong-host'] === 0 || b.counters().drops['token-wrong-vni'] === 0); i++) await new Promise((res) => setTimeout(res, 10));
+    const settled = () => b.counters().drops['token-wrong-host'] > 0 && b.counters().drops['token-wrong-vni'] > 0 && b.counters().drops['token-expired'] > 0;
+    for (let i = 0; i < 100 && !settled(); i++) await new Promise((res) => setTimeout(res, 10));
+    assert.equal(b.counters().drops['token-expired'], 1, 'a token past its expiry');
     assert.equal(b.counters().drops['token-wrong-host'], 1, 'no VM of B has 10.7.0.9 in VNI 8');
     assert.equal(b.counters().drops['token-wrong-vni'], 1, '10.7.0.2 is a VM of B, but not in VNI 9');
     await vm.b!.quiet();

@@ -5,6 +5,7 @@
 import dgram, { type Socket } from 'node:dgram';
 import { DECODE_REASONS } from '@vnet/geneve';
 import type { Desired } from '../domain/desired';
+import type { PairOptions } from '../domain/pairs';
 
 /** Every reason the data plane drops a packet for: the frame decoder's, then its own. */
 export const DATAPLANE_DROP_REASONS = [
@@ -21,8 +22,16 @@ export const DATAPLANE_DROP_REASONS = [
   'vm-not-attached',
   /** A socket reported an error sending. */
   'send-error',
-  /** Tokens on: a packet to a remote VM with no pair (no token) yet. */
+  /** Tokens on, no `onPairMiss`: a packet to a remote VM with no pair (no token) yet. */
   'no-pair',
+  /** Pair flow: the pair was denied (or is cached as denied); held and new packets dropped. */
+  'pair-denied',
+  /** Pair flow: the pair's hold queue was full while its token was awaited. */
+  'pair-queue-full',
+  /** Pair flow: no answer to the pair request in time; what was held is dropped. */
+  'pair-request-timeout',
+  /** Pair flow: the pair was revoked while packets were held for it. */
+  'pair-revoked',
   /** Tokens on: refused at the destination, by `TokenVerifier` reason. */
   'token-missing',
   'token-forged',
@@ -49,6 +58,10 @@ export interface DataPlaneCounters {
   underlayTxBytes: number;
   /** Packets between two VMs of this host (delivered without the underlay). */
   localPackets: number;
+  /** Pair flow: requests asked for (first packets and renewals), tokens installed, packets held then sent. */
+  pairRequests: number;
+  pairTokens: number;
+  pairReleased: number;
   drops: Record<DropReason, number>;
 }
 
@@ -73,7 +86,27 @@ export interface DataPlaneOptions {
     readonly now?: () => number;
     /** Each refused frame (for sampled TokenRejected events). */
     readonly onRejected?: (reason: string, vni: number, src: number, dst: number, keyId: number) => void;
+    /**
+     * The pair flow (source side): called when a pair must be asked for — once for a first
+     * packet (later ones are held meanwhile), again after a request timed out, and before the
+     * token expires (renewal). The answer comes back through `setPair` / `pairDenied`.
+     * Without it a packet with no pair is dropped as `no-pair`.
+     */
+    readonly onPairMiss?: (request: PairRequest) => void;
+    /** Hold queue per pair, negative cache, request timeout, renewal margin. */
+    readonly pairOptions?: PairOptions;
   };
+}
+
+/** A pair the data plane needs a token for. */
+export interface PairRequest {
+  readonly vni: number;
+  readonly srcVmId: string;
+  /** Addresses as u32. */
+  readonly src: number;
+  readonly dst: number;
+  /** A renewal of an installed pair (not a first packet). */
+  readonly renewal: boolean;
 }
 
 /** What the source host sends a pair's packets with. */
@@ -116,8 +149,17 @@ export interface DataPlane {
   /** Sets (and pins: no more learning) where the VM's packets are delivered. Throws on an unknown VM or a bad address. */
   attachVm(vmId: string, peer: string): void;
   vmPorts(): VmPortInfo[];
-  /** Tokens on: installs (or with undefined removes) the pair (VNI, source, destination as u32). */
+  /**
+   * Tokens on: installs the pair (VNI, source, destination as u32) and sends what was held
+   * for it, in order; with undefined, removes it (a revocation: held packets dropped).
+   */
   setPair(vni: number, src: number, dst: number, route: PairRoute | undefined): void;
+  /** Tokens on: the pair was denied: held packets dropped, new ones too for a while. */
+  pairDenied(vni: number, src: number, dst: number): void;
+  /** Pair housekeeping (renewals, request timeouts); runs every second on its own, exposed for tests. */
+  tickPairs(nowMs?: number): void;
+  /** Installed pairs (with a token). */
+  pairCount(): number;
   counters(): DataPlaneCounters;
   close(): Promise<void>;
 }
@@ -165,5 +207,8 @@ export const zeroCounters = (): DataPlaneCounters => ({
   underlayTxPackets: 0,
   underlayTxBytes: 0,
   localPackets: 0,
+  pairRequests: 0,
+  pairTokens: 0,
+  pairReleased: 0,
   drops: Object.fromEntries(DATAPLANE_DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>,
 });

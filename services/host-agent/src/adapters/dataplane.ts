@@ -20,9 +20,13 @@
  * - underlay → VM: `scanVnetFrame` (`decodeVnetFrame`'s rules; each refusal counted by its
  *   reason), then the local VM with (VNI, inner destination) (`no-local-vm`), which must have
  *   a peer (`vm-not-attached`).
- * - With `tokens` (issue 4, being wired in): a packet to a remote VM leaves only with its
- *   pair's header, token included (`setPair`; else `no-pair`), and a frame is delivered only
- *   when `TokenVerifier` accepts it (else `token-<reason>`, reported to `onRejected`).
+ * - With `tokens` (issue 4): a packet to a remote VM leaves only with its pair's header,
+ *   token included. With no pair yet, the pair flow (`PairTable`) holds it in a small queue
+ *   and asks `onPairMiss` for the pair once; `setPair` installs the token and sends what was
+ *   held, `pairDenied` drops it (and new packets for a while), every second `tickPairs` asks
+ *   again for pairs whose token is about to expire (renewal; the old token carries traffic
+ *   meanwhile) and drops what unanswered requests held. A frame is delivered only when
+ *   `TokenVerifier` accepts it (else `token-<reason>`, reported to `onRejected`).
  *   Without `tokens`, frames carry a zero token and are not checked.
  *
  * Addresses on the packet path are u32 numbers (no string per packet); headers are built
@@ -46,6 +50,7 @@ import {
 } from '@vnet/geneve';
 import type { Desired } from '../domain/desired';
 import type { Tunnel } from '../domain/table';
+import { PairTable, type PairActions, type PairDrop } from '../domain/pairs';
 import { TokenVerifier, type Destination } from '../domain/verify';
 import { bindUdp, closeUdp, parseHostPort, zeroCounters, type ApplyResult, type DataPlane, type DataPlaneOptions, type PairRoute } from './dataplane-types';
 
@@ -92,8 +97,8 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
   /** (VNI, u32 IP) → route, for forwarding. */
   const routes = new Map<number, Map<number, Route>>();
   const headers = new Map<number, Buffer>();
-  /** Tokens on: (VNI, src, dst) → the pair's header (with its token) and destination. */
-  const pairs = new Map<number, Map<number, Map<number, { header: Buffer; host: string; port: number }>>>();
+  /** Tokens on: (VNI, src, dst) → the pair's header (with its token), destination and expiry (ms). */
+  const pairs = new Map<number, Map<number, Map<number, { header: Buffer; host: string; port: number; expiresMs: number }>>>();
   let closed = false;
   let chain: Promise<unknown> = Promise.resolve();
 
@@ -101,6 +106,9 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
   const bound = underlaySocket.address();
   const tokens = opts.tokens;
   const verifier = tokens ? new TokenVerifier(`${bound.address}:${bound.port}`, tokens.keyOf, tokens.now) : undefined;
+  /** The pair flow's state (source side): held packets, outstanding requests, denials. */
+  const pairFlow = tokens?.onPairMiss ? new PairTable<Buffer>(tokens.pairOptions) : undefined;
+  const nowMs = (): number => (tokens?.now ? tokens.now() * 1000 : Date.now());
   const onSendError = (): void => {
     drops['send-error']++;
   };
@@ -160,8 +168,13 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
     }
     if (tokens) {
       const pair = pairs.get(vm.vni)?.get(vm.ipNum)?.get(dst);
-      if (!pair) {
-        drops['no-pair']++;
+      if (!pair || pair.expiresMs <= Date.now()) {
+        if (!pairFlow) {
+          drops['no-pair']++;
+          return;
+        }
+        // Held until the token comes (the received Buffer is this packet's own: no copy).
+        act(pairFlow.miss({ vni: vm.vni, src: vm.ipNum, dst }, msg, nowMs()), vm.vmId, false);
         return;
       }
       c.underlayTxPackets++;
@@ -172,6 +185,23 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
     c.underlayTxPackets++;
     c.underlayTxBytes += VNET_HEADER_LENGTH + msg.length;
     underlaySocket.send([route.header, msg], route.port, route.host);
+  };
+
+  /** Carries out what the pair table said: drop some packets, ask for a pair (held packets
+   * are sent by `setPair`, which has the new header). */
+  const act = (a: PairActions<Buffer>, srcVmId: string, renewal: boolean): void => {
+    if (a.drop) drops[`pair-${a.drop.reason}` as `pair-${PairDrop}`] += a.drop.packets.length;
+    if (a.request) {
+      c.pairRequests++;
+      tokens?.onPairMiss?.({ vni: a.request.vni, srcVmId, src: a.request.src, dst: a.request.dst, renewal });
+    }
+  };
+  const dropPair = (vni: number, src: number, dst: number): void => {
+    const bySrc = pairs.get(vni);
+    const byDst = bySrc?.get(src);
+    if (!byDst?.delete(dst)) return;
+    if (byDst.size === 0) bySrc!.delete(src);
+    if (bySrc!.size === 0) pairs.delete(vni);
   };
 
   /** Tokens on: where a frame's destination is, for the verifier. */
@@ -220,6 +250,8 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
     deliver(vm, msg, frame.innerOffset);
   };
   underlaySocket.on('message', fromUnderlay);
+  const ticker = pairFlow ? setInterval(() => closed || dataPlane.tickPairs(), 1000) : undefined;
+  ticker?.unref();
 
   const index = (vm: VmPort): void => {
     let m = localByVni.get(vm.vni);
@@ -339,7 +371,7 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
     return { ...r, failed, changed };
   }
 
-  return {
+  const dataPlane: DataPlane = {
     hostId: opts.hostId,
     underlay: `${bound.address}:${bound.port}`,
     apply(desired) {
@@ -363,18 +395,54 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
     },
     setPair(vni: number, src: number, dst: number, route: PairRoute | undefined) {
       if (!route) {
-        pairs.get(vni)?.get(src)?.delete(dst);
+        dropPair(vni, src, dst);
+        if (pairFlow) act(pairFlow.revoked({ vni, src, dst }), '', false);
         return;
       }
       const to = parseHostPort(route.dstUnderlay);
       if (!to) throw new Error(`dataplane: bad pair destination ${route.dstUnderlay}`);
+      // An older token (a late answer) never replaces a newer one.
+      const current = pairs.get(vni)?.get(src)?.get(dst);
+      if (current && current.expiresMs > route.expiry * 1000) return;
       const header = Buffer.alloc(VNET_HEADER_LENGTH);
       encodeVnetHeader(vni, { keyId: route.keyId, expiresAt: route.expiry, token: route.token }, header, 0);
       let bySrc = pairs.get(vni);
       if (!bySrc) pairs.set(vni, (bySrc = new Map()));
       let byDst = bySrc.get(src);
       if (!byDst) bySrc.set(src, (byDst = new Map()));
-      byDst.set(dst, { header, host: to.host, port: to.port });
+      const pair = { header, host: to.host, port: to.port, expiresMs: route.expiry * 1000 };
+      byDst.set(dst, pair);
+      c.pairTokens++;
+      const held = pairFlow?.token({ vni, src, dst }, route, nowMs()).send?.packets ?? [];
+      for (const msg of held) {
+        c.pairReleased++;
+        c.underlayTxPackets++;
+        c.underlayTxBytes += VNET_HEADER_LENGTH + msg.length;
+        underlaySocket.send([header, msg], pair.port, pair.host);
+      }
+    },
+    pairDenied(vni, src, dst) {
+      dropPair(vni, src, dst);
+      if (pairFlow) act(pairFlow.denied({ vni, src, dst }, nowMs()), '', false);
+    },
+    tickPairs(now = nowMs()) {
+      if (!pairFlow) return;
+      const { requests, drops: dropped } = pairFlow.tick(now);
+      for (const d of dropped) drops[`pair-${d.reason}`] += d.packets.length;
+      for (const k of requests) {
+        // A renewal only for a source VM still here; otherwise the pair goes.
+        const vm = localByVni.get(k.vni)?.get(k.src);
+        if (vm) act({ request: k }, vm.vmId, true);
+        else {
+          dropPair(k.vni, k.src, k.dst);
+          pairFlow.revoked(k);
+        }
+      }
+    },
+    pairCount() {
+      let n = 0;
+      for (const bySrc of pairs.values()) for (const byDst of bySrc.values()) n += byDst.size;
+      return n;
     },
     counters() {
       return { ...c, drops: { ...drops } };
@@ -382,6 +450,7 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
     async close() {
       if (closed) return;
       closed = true;
+      clearInterval(ticker);
       await chain;
       const all = [underlaySocket, ...[...vms.values()].map((v) => v.socket)];
       vms.clear();
@@ -390,6 +459,7 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
       await Promise.all(all.map(closeUdp));
     },
   };
+  return dataPlane;
 }
 
 const sameTunnel = (a: Tunnel, b: Tunnel): boolean => a.vmId === b.vmId && a.hostId === b.hostId && a.underlay === b.underlay;

@@ -3,8 +3,27 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { servedVnis, tableSize, type HostTables } from '../domain/table';
 import type { DataPlane } from './dataplane';
 import type { Keyring } from './keyring';
+import type { PairFlow } from './pairflow';
 
-export function hostAgentMetrics(registry: Registry, tables: () => HostTables, dp: DataPlane, keyring: () => Keyring | undefined = () => undefined): void {
+export function hostAgentMetrics(
+  registry: Registry,
+  tables: () => HostTables,
+  dp: DataPlane,
+  keyring: () => Keyring | undefined = () => undefined,
+  pairs: () => ReturnType<PairFlow['stats']> | undefined = () => undefined,
+): void {
+  new Gauge({ name: 'vnet_host_pairs', help: 'pairs installed on this host (with a token)', registers: [registry], collect() { this.set(dp.pairCount()); } });
+  new Counter({
+    name: 'vnet_host_pair_events_total',
+    help: 'pair flow: requests published, tokens installed, denials and revocations applied, tokens that did not open, rejection reports written and not written',
+    labelNames: ['kind'],
+    registers: [registry],
+    collect() {
+      const s = pairs();
+      this.reset();
+      if (s) for (const [kind, n] of Object.entries(s)) this.inc({ kind }, n);
+    },
+  });
   new Gauge({ name: 'vnet_host_vm_keys', help: 'VM secret keys this host holds (all key ids)', registers: [registry], collect() { this.set(keyring()?.size() ?? 0); } });
   new Gauge({ name: 'vnet_host_vm_keys_refused', help: 'sealed VM keys that did not open with this host key', registers: [registry], collect() { this.set(keyring()?.refused() ?? 0); } });
   new Gauge({ name: 'vnet_host_tunnel_entries', help: 'tunnel table entries over all served VNIs', registers: [registry], collect() { this.set(tableSize(tables())); } });

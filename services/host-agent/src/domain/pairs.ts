@@ -10,8 +10,9 @@
  *   destination are dropped at once meanwhile, without new requests.
  * - A request with no answer within `requestTimeoutMs` drops its queue; the next packet
  *   asks again.
- * - A pair is renewed `renewBeforeS` before its token expires: one request, and the old
- *   token carries traffic until the new one is installed, so renewal loses no packet.
+ * - A pair is renewed `renewBeforeS` before its token expires (or a third of the token's
+ *   lifetime before, for short-lived tokens): one request, and the old token carries traffic
+ *   until the new one is installed, so renewal loses no packet.
  * - A revocation removes the pair (and anything held for it).
  */
 
@@ -42,6 +43,8 @@ export interface PairOptions {
 
 interface Entry<P> {
   token: PairToken | undefined;
+  /** When the token was installed (ms): with its expiry, the token's lifetime. */
+  installedAt: number;
   /** Held packets while the first token is awaited. */
   queue: P[];
   /** When the outstanding request went out (ms), or undefined. */
@@ -72,7 +75,7 @@ export class PairTable<P> {
 
   constructor(o: PairOptions = {}) {
     this.queuePerPair = o.queuePerPair ?? 32;
-    this.deniedForMs = o.deniedForMs ?? 5_000;
+    this.deniedForMs = o.deniedForMs ?? 2_000;
     this.requestTimeoutMs = o.requestTimeoutMs ?? 3_000;
     this.renewBeforeS = o.renewBeforeS ?? 30;
   }
@@ -94,7 +97,7 @@ export class PairTable<P> {
   miss(k: PairKey, packet: P, nowMs: number): PairActions<P> {
     const id = keyOf(k);
     let e = this.entries.get(id);
-    if (!e) this.entries.set(id, (e = { token: undefined, queue: [], requestedAt: undefined, deniedUntil: undefined }));
+    if (!e) this.entries.set(id, (e = { token: undefined, installedAt: 0, queue: [], requestedAt: undefined, deniedUntil: undefined }));
     if (e.deniedUntil !== undefined) {
       if (nowMs < e.deniedUntil) return { drop: { reason: 'denied', packets: [packet] } };
       e.deniedUntil = undefined;
@@ -106,14 +109,15 @@ export class PairTable<P> {
     return { request: k };
   }
 
-  /** A token arrived for the pair: install it and release what was held. */
-  token(k: PairKey, t: PairToken): PairActions<P> {
+  /** A token arrived for the pair (at `nowMs`): install it and release what was held. */
+  token(k: PairKey, t: PairToken, nowMs: number): PairActions<P> {
     const id = keyOf(k);
     let e = this.entries.get(id);
-    if (!e) this.entries.set(id, (e = { token: undefined, queue: [], requestedAt: undefined, deniedUntil: undefined }));
+    if (!e) this.entries.set(id, (e = { token: undefined, installedAt: 0, queue: [], requestedAt: undefined, deniedUntil: undefined }));
     // An older token (a late answer to an earlier request) never replaces a newer one.
     if (e.token && e.token.expiry > t.expiry) return NOTHING;
     e.token = t;
+    e.installedAt = nowMs;
     e.requestedAt = undefined;
     e.deniedUntil = undefined;
     const packets = e.queue;
@@ -157,7 +161,8 @@ export class PairTable<P> {
         if (e.queue.length > 0) drops.push({ reason: 'request-timeout', packets: e.queue });
         e.queue = [];
       }
-      if (e.token && e.requestedAt === undefined && e.token.expiry * 1000 - nowMs <= this.renewBeforeS * 1000) {
+      const margin = e.token ? Math.min(this.renewBeforeS * 1000, (e.token.expiry * 1000 - e.installedAt) / 3) : 0;
+      if (e.token && e.requestedAt === undefined && e.token.expiry * 1000 - nowMs <= margin) {
         if (e.token.expiry * 1000 <= nowMs - this.renewBeforeS * 1000) {
           this.entries.delete(id); // long expired and not renewed: forget it
           continue;

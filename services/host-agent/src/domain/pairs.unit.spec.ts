@@ -14,7 +14,7 @@ describe('pair table (source host)', () => {
     assert.deepEqual(t.miss(K, 3, T0 + 2), {});
     assert.deepEqual(t.miss(K, 4, T0 + 3), { drop: { reason: 'queue-full', packets: [4] } });
     const token = tok(T0 / 1000 + 300);
-    assert.deepEqual(t.token(K, token), { send: { token, packets: [1, 2, 3] } });
+    assert.deepEqual(t.token(K, token, T0), { send: { token, packets: [1, 2, 3] } });
     assert.equal(t.tokenFor(K, T0 + 10), token);
     assert.equal(t.size, 1);
   });
@@ -40,24 +40,32 @@ describe('pair table (source host)', () => {
     const t = new PairTable<number>({ renewBeforeS: 30 });
     const first = tok(T0 / 1000 + 100, 1);
     t.miss(K, 1, T0);
-    t.token(K, first);
+    t.token(K, first, T0);
     assert.deepEqual(t.tick(T0 + 60_000).requests, [], 'not yet: 40 s left');
     assert.deepEqual(t.tick(T0 + 71_000).requests, [K], '29 s left: renew');
     assert.deepEqual(t.tick(T0 + 72_000).requests, [], 'one request, not one per tick');
     assert.equal(t.tokenFor(K, T0 + 72_000), first, 'the old token carries traffic meanwhile');
     const second = tok(T0 / 1000 + 400, 2);
-    t.token(K, second);
+    t.token(K, second, T0);
     assert.equal(t.tokenFor(K, T0 + 99_000), second);
-    assert.deepEqual(t.token(K, first), {}, 'a late answer does not replace a newer token');
+    assert.deepEqual(t.token(K, first, T0), {}, 'a late answer does not replace a newer token');
     assert.equal(t.tokenFor(K, T0 + 99_000), second);
     assert.equal(t.tokenFor(K, (T0 / 1000 + 400) * 1000), undefined, 'not past its expiry');
+  });
+
+  it('renews a short-lived token a third of its lifetime before it expires, not at every tick', () => {
+    const t = new PairTable<number>({ renewBeforeS: 30 });
+    t.miss(K, 1, T0);
+    t.token(K, tok(T0 / 1000 + 12), T0);
+    assert.deepEqual(t.tick(T0 + 7_000).requests, [], '5 s of 12 left');
+    assert.deepEqual(t.tick(T0 + 8_100).requests, [K], 'under 4 s left');
   });
 
   it('a revocation forgets the pair and drops what was held', () => {
     const t = new PairTable<number>();
     t.miss(K, 1, T0);
     assert.deepEqual(t.revoked(K), { drop: { reason: 'revoked', packets: [1] } });
-    t.token(K, tok(T0 / 1000 + 300));
+    t.token(K, tok(T0 / 1000 + 300), T0);
     assert.deepEqual(t.revoked(K), {});
     assert.equal(t.tokenFor(K, T0), undefined);
     assert.equal(t.size, 0);
@@ -69,7 +77,7 @@ describe('pair table (source host)', () => {
     t.tick(T0 + 1000); // request timed out, queue dropped
     t.tick(T0 + 1001);
     assert.equal(t.miss(K, 2, T0 + 1002).request, K, 'a fresh start');
-    t.token(K, tok(T0 / 1000 + 10));
+    t.token(K, tok(T0 / 1000 + 10), T0);
     t.tick(T0 + 100_000);
     assert.equal(t.size, 0);
   });

@@ -1,0 +1,198 @@
+/**
+ * The host agent's side of the pair flow (design.md, "Pairs and tokens"), between the data
+ * plane and the log:
+ *
+ * - Source side: the data plane asks for a pair (`request`, from `onPairMiss`: a first
+ *   packet, a timed-out request, a renewal) → one `PairRequested` on
+ *   `hostpairs.<host>.<pairId>`. The answers on `hostpairs.<host>.>` (read live from where
+ *   the log stood at start: an agent that restarts asks again) are carried out on the data
+ *   plane: `PairTokenIssued` → the token, opened with the host's private key, installed
+ *   (held packets go out); `PairDenied` → dropped and cached negatively; `PairRevoked` →
+ *   removed at once.
+ * - Destination side: tokens the data plane refused are summed per (reason, VNI, source,
+ *   destination) and reported as sampled `TokenRejected` events on `hostrejects.<host>`:
+ *   at most `maxReportsPerInterval` events per interval, with how many packets each stands
+ *   for; what does not fit is counted (`unreported`), never queued without bound.
+ */
+import { performance } from 'node:perf_hooks';
+import {
+  HostId,
+  intToIpv4,
+  ipv4ToInt,
+  mustDecode,
+  newEvent,
+  pairIdOf,
+  PositiveInt,
+  TokenRejectionReason,
+  U32,
+  VmId,
+  Vni,
+  streamNameOf,
+  type DomainEvent,
+} from '@vnet/events';
+import type { EventStore } from '@vnet/eventstore';
+import { openSealed, tokenContext, TOKEN_LENGTH, UnsealError, type HostKeyPair } from '@vnet/tokens';
+import type { DataPlane, PairRequest } from './dataplane-types';
+
+export interface PairFlowOptions {
+  readonly store: EventStore<DomainEvent>;
+  readonly hostId: string;
+  readonly keys: HostKeyPair;
+  /** The data plane, once it exists (answers arriving before are ignored: nothing asked yet). */
+  readonly plane: () => DataPlane | undefined;
+  /** How often sampled TokenRejected events go out (ms, default 1,000). */
+  readonly reportEveryMs?: number;
+  /** At most this many TokenRejected events per interval (default 64). */
+  readonly maxReportsPerInterval?: number;
+  /** Each pair installed after a request of this agent: ms from the request to the token. */
+  readonly onSetup?: (ms: number) => void;
+  readonly onError?: (e: Error) => void;
+}
+
+export interface PairFlow {
+  /** For the data plane's `onPairMiss`: publishes the request. */
+  request(r: PairRequest): void;
+  /** For the data plane's `onRejected`: counts the refused frame towards the next report. */
+  rejected(reason: string, vni: number, src: number, dst: number, keyId: number): void;
+  /** Requests published, answers applied, tokens that did not open, reports written / not written. */
+  stats(): { requests: number; tokens: number; denials: number; revocations: number; refusedTokens: number; reports: number; unreported: number };
+  /** Writes the pending rejection reports now. */
+  flushReports(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const pairKey = (vni: number, src: number, dst: number): string => `${vni}/${src}/${dst}`;
+
+export async function startPairFlow(o: PairFlowOptions): Promise<PairFlow> {
+  const hostId = mustDecode(HostId, o.hostId);
+  const stats = { requests: 0, tokens: 0, denials: 0, revocations: 0, refusedTokens: 0, reports: 0, unreported: 0 };
+  /** Outstanding requests of this agent: pair → when asked (performance.now()). */
+  const asked = new Map<string, number>();
+  const ac = new AbortController();
+  const report = (e: unknown) => o.onError?.(e instanceof Error ? e : new Error(String(e)));
+
+  // Answers from where the log stands now: requests go out only after this.
+  const from = (await o.store.lastPosition()) + 1;
+  const reading = o.store.forEachEvent({ filter: `vnet.evt.hostpairs.${o.hostId}.>`, fromPosition: from, live: true, signal: ac.signal }, (r) => {
+    const e = r.event;
+    const plane = o.plane();
+    if (!plane) return;
+    switch (e.type) {
+      case 'PairTokenIssued': {
+        const p = e.payload;
+        if (p.hostId !== o.hostId) return;
+        let token: Buffer;
+        try {
+          token = openSealed(p.sealedToken, o.keys.privateKey, tokenContext(p.pairId, p.keyId, p.expiry), TOKEN_LENGTH);
+        } catch (err) {
+          stats.refusedTokens++;
+          report(
+            new Error(
+              `token for pair ${p.pairId} at position ${r.position} ${err instanceof UnsealError ? 'does not open with this host key' : `could not be read (${err instanceof Error ? err.message : String(err)})`}: not installed`,
+            ),
+          );
+          return;
+        }
+        const src = ipv4ToInt(p.srcIp);
+        const dst = ipv4ToInt(p.dstIp);
+        plane.setPair(p.vni, src, dst, { dstUnderlay: p.dstUnderlay, keyId: p.keyId, expiry: p.expiry, token });
+        stats.tokens++;
+        const k = pairKey(p.vni, src, dst);
+        const t0 = asked.get(k);
+        if (t0 !== undefined) {
+          asked.delete(k);
+          o.onSetup?.(performance.now() - t0);
+        }
+        return;
+      }
+      case 'PairDenied': {
+        const p = e.payload;
+        if (p.hostId !== o.hostId) return;
+        asked.delete(pairKey(p.vni, ipv4ToInt(p.srcIp), ipv4ToInt(p.dstIp)));
+        plane.pairDenied(p.vni, ipv4ToInt(p.srcIp), ipv4ToInt(p.dstIp));
+        stats.denials++;
+        return;
+      }
+      case 'PairRevoked': {
+        const p = e.payload;
+        if (p.hostId !== o.hostId) return;
+        plane.setPair(p.vni, ipv4ToInt(p.srcIp), ipv4ToInt(p.dstIp), undefined);
+        stats.revocations++;
+        return;
+      }
+      default:
+        return; // our own requests, the authorisations (the token follows)
+    }
+  });
+  reading.catch(report);
+
+  // ---- sampled rejection reports
+  const reportEveryMs = o.reportEveryMs ?? 1000;
+  const maxReports = o.maxReportsPerInterval ?? 64;
+  const pending = new Map<string, { reason: string; vni: number; src: number; dst: number; keyId: number; packets: number }>();
+  let writing: Promise<void> = Promise.resolve();
+  const flushReports = (): Promise<void> => {
+    if (pending.size === 0) return writing;
+    const batch = [...pending.values()];
+    pending.clear();
+    const events = batch.map((b) =>
+      newEvent('TokenRejected', {
+        hostId,
+        reason: mustDecode(TokenRejectionReason, b.reason),
+        vni: mustDecode(Vni, b.vni),
+        srcIp: intToIpv4(b.src),
+        dstIp: intToIpv4(b.dst),
+        keyId: mustDecode(U32, b.keyId),
+        packets: mustDecode(PositiveInt, b.packets),
+      }),
+    );
+    writing = writing.then(async () => {
+      const r = await o.store.appendToStream(`hostrejects.${o.hostId}`, events);
+      if (r._tag === 'Left') report(new Error(`TokenRejected reports not written (${r.left._tag}): ${events.length} lost`));
+      else stats.reports += events.length;
+    });
+    return writing;
+  };
+  const timer = setInterval(() => void flushReports().catch(report), reportEveryMs);
+  timer.unref();
+
+  return {
+    request(r) {
+      const srcIp = intToIpv4(r.src);
+      const dstIp = intToIpv4(r.dst);
+      const pairId = pairIdOf(r.vni, r.src, r.dst);
+      let ev: DomainEvent;
+      try {
+        ev = newEvent('PairRequested', { pairId, hostId, vni: mustDecode(Vni, r.vni), srcVmId: mustDecode(VmId, r.srcVmId), srcIp, dstIp });
+      } catch (e) {
+        report(e);
+        return;
+      }
+      if (!r.renewal) asked.set(pairKey(r.vni, r.src, r.dst), performance.now());
+      stats.requests++;
+      // Not awaited: the packet path goes on. A request that is not written is asked again
+      // after the data plane's request timeout.
+      o.store.appendToStream(streamNameOf(ev), [ev]).then(
+        (res) => res._tag === 'Left' && report(new Error(`pair request ${pairId} not written (${res.left._tag})`)),
+        report,
+      );
+    },
+    rejected(reason, vni, src, dst, keyId) {
+      const k = `${reason}/${vni}/${src}/${dst}`;
+      const p = pending.get(k);
+      if (p) {
+        p.packets++;
+        p.keyId = keyId;
+      } else if (pending.size < maxReports) pending.set(k, { reason, vni, src, dst, keyId, packets: 1 });
+      else stats.unreported++;
+    },
+    stats: () => ({ ...stats }),
+    flushReports,
+    async stop() {
+      clearInterval(timer);
+      await flushReports().catch(report);
+      ac.abort();
+      await reading.catch(() => undefined);
+    },
+  };
+}
