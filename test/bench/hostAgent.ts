@@ -24,7 +24,9 @@
  *               127.0.1.65), two process hops like the data plane's; a one-hop relay
  *               (127.0.1.63) is reported for reference. Same sender and receiver for all.
  *               Rate = packets received / (last received - first sent); R runs per side,
- *               interleaved, medians.
+ *               interleaved, medians. A third side runs the same path with tokens on
+ *               (127.0.1.66 → 127.0.1.67): the pair installed with a valid token, every
+ *               frame checked at B; the token target compares it with the data plane without.
  *
  * Events are written with raw `js.publish` (a window of publishes in flight, bytes of valid
  * catalogue events built from a template and checked once with the validating codec).
@@ -33,7 +35,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import dgram, { type Socket } from 'node:dgram';
 import { loadavg } from 'node:os';
 import path from 'node:path';
@@ -44,6 +46,7 @@ import { decodeEvent, domainEventCodec, formatDecodeFailure, streamNameOf, type 
 import { ANY, EventStore } from '@vnet/eventstore';
 import { internetChecksum, ipv4FromString, IP_PROTOCOL } from '@vnet/geneve';
 import { startNatsServer, type RunningNatsServer } from '@vnet/natsd';
+import { mintToken } from '@vnet/tokens';
 import { EVENTS_STREAM } from '@vnet/topology';
 import { startFollowing, type Follower } from '../../services/host-agent/src/adapters/follow';
 import type { ChildJob, DpCommand, MeasureResult, WireDesired } from './hostAgentChild';
@@ -56,7 +59,7 @@ const LATENCY_VNI = 9001;
 const FORWARD_VNI = 7001;
 const MIB = 1024 * 1024;
 
-const TARGET = { rebuildRatio: 0.7, rssMiB: 512, speedup: 10, p99Ms: 100, forwardRatio: 0.7 };
+const TARGET = { rebuildRatio: 0.7, rssMiB: 512, speedup: 10, p99Ms: 100, forwardRatio: 0.7, tokenRatio: 0.9 };
 const PHASES = ['rebuild', 'restart', 'latency', 'forward'] as const;
 type Phase = (typeof PHASES)[number];
 
@@ -465,7 +468,7 @@ async function blast(sender: Socket, receiver: Socket, to: { host: string; port:
 }
 
 /** The sides of the forwarding phase: the data plane (two agents), a one-hop and a two-hop relay. */
-const FORWARD_SIDES = ['dataplane', 'relay', 'relay2'] as const;
+const FORWARD_SIDES = ['dataplane', 'tokens', 'relay', 'relay2'] as const;
 type ForwardSide = (typeof FORWARD_SIDES)[number];
 
 interface Forward {
@@ -479,6 +482,10 @@ async function forwardPhase(o: Options, children: Set<Child>, sockets: Socket[])
   const ipB = '10.70.0.2';
   const a = new Child({ mode: 'dataplane', hostId: 'fwd-a', underlay: '127.0.1.61:0', vmPortHost: '127.0.1.61' }, children);
   const b = new Child({ mode: 'dataplane', hostId: 'fwd-b', underlay: '127.0.1.62:0', vmPortHost: '127.0.1.62' }, children);
+  // The same two hosts with tokens on: B holds vm-b's key (id 1), A the pair's token.
+  const vmKey = randomBytes(32);
+  const ta = new Child({ mode: 'dataplane', hostId: 'fwd-a', underlay: '127.0.1.66:0', vmPortHost: '127.0.1.66', tokenKey: vmKey.toString('base64') }, children);
+  const tb = new Child({ mode: 'dataplane', hostId: 'fwd-b', underlay: '127.0.1.67:0', vmPortHost: '127.0.1.67', tokenKey: vmKey.toString('base64') }, children);
   const sender = await bindSocket('127.0.0.1');
   const receiver = await bindSocket('127.0.0.1');
   sockets.push(sender, receiver);
@@ -499,6 +506,8 @@ async function forwardPhase(o: Options, children: Set<Child>, sockets: Socket[])
   const relay2b = new Child({ mode: 'relay', bind: '127.0.1.65:0', target: recvAddr }, children);
   const ua = (await a.next<ChildMessage & { underlay: string }>('ready', 30_000)).underlay;
   const ub = (await b.next<ChildMessage & { underlay: string }>('ready', 30_000)).underlay;
+  const uta = (await ta.next<ChildMessage & { underlay: string }>('ready', 30_000)).underlay;
+  const utb = (await tb.next<ChildMessage & { underlay: string }>('ready', 30_000)).underlay;
   const relayAddr = (await relay.next<ChildMessage & { address: string }>('ready', 30_000)).address;
   const relay2bAddr = (await relay2b.next<ChildMessage & { address: string }>('ready', 30_000)).address;
   const relay2a = new Child({ mode: 'relay', bind: '127.0.1.64:0', target: relay2bAddr }, children);
@@ -513,14 +522,36 @@ async function forwardPhase(o: Options, children: Set<Child>, sockets: Socket[])
     ],
   ];
   type Applied = ChildMessage & { ports: Array<{ vmId: string; port: number }>; result: { failed: unknown[] } };
+  const tokenTunnels: WireDesired['tunnels'] = [
+    [
+      FORWARD_VNI,
+      [
+        [ipA, { vmId: 'vm-a', hostId: 'fwd-a', underlay: uta }],
+        [ipB, { vmId: 'vm-b', hostId: 'fwd-b', underlay: utb }],
+      ],
+    ],
+  ];
   a.command({ cmd: 'apply', desired: { vms: [{ vmId: 'vm-a', vni: FORWARD_VNI, ip: ipA }], tunnels } });
   b.command({ cmd: 'apply', desired: { vms: [{ vmId: 'vm-b', vni: FORWARD_VNI, ip: ipB }], tunnels } });
+  ta.command({ cmd: 'apply', desired: { vms: [{ vmId: 'vm-a', vni: FORWARD_VNI, ip: ipA }], tunnels: tokenTunnels } });
+  tb.command({ cmd: 'apply', desired: { vms: [{ vmId: 'vm-b', vni: FORWARD_VNI, ip: ipB }], tunnels: tokenTunnels } });
   const appliedA = await a.next<Applied>('applied', 30_000);
   const appliedB = await b.next<Applied>('applied', 30_000);
-  if (appliedA.result.failed.length + appliedB.result.failed.length > 0) throw new Error(`apply failed: ${JSON.stringify([appliedA.result, appliedB.result])}`);
+  const appliedTA = await ta.next<Applied>('applied', 30_000);
+  const appliedTB = await tb.next<Applied>('applied', 30_000);
+  const failed = [appliedA, appliedB, appliedTA, appliedTB].flatMap((x) => x.result.failed);
+  if (failed.length > 0) throw new Error(`apply failed: ${JSON.stringify(failed)}`);
   const portA = appliedA.ports.find((p) => p.vmId === 'vm-a')!.port;
+  const portTA = appliedTA.ports.find((p) => p.vmId === 'vm-a')!.port;
   b.command({ cmd: 'attach', vmId: 'vm-b', peer: recvAddr });
   await b.next('attached', 30_000);
+  tb.command({ cmd: 'attach', vmId: 'vm-b', peer: recvAddr });
+  await tb.next('attached', 30_000);
+  const expiry = Math.floor(Date.now() / 1000) + 3600;
+  const [src, dst] = [ipv4FromString(ipA)!, ipv4FromString(ipB)!];
+  const token = mintToken(vmKey, { vni: FORWARD_VNI, src, dst, dstUnderlay: utb, keyId: 1, expiry });
+  ta.command({ cmd: 'pair', vni: FORWARD_VNI, src, dst, dstUnderlay: utb, keyId: 1, expiry, token: token.toString('base64') });
+  await ta.next('paired', 30_000);
 
   const packet = ipv4Packet(ipA, ipB, o.payloadBytes);
   type Counters = ChildMessage & { cpuSeconds: number; counters?: { drops: Record<string, number> } };
@@ -535,6 +566,7 @@ async function forwardPhase(o: Options, children: Set<Child>, sockets: Socket[])
   const hostPort = (s: string) => ({ host: s.slice(0, s.lastIndexOf(':')), port: Number(s.slice(s.lastIndexOf(':') + 1)) });
   const sides: Record<ForwardSide, { procs: Child[]; to: { host: string; port: number } }> = {
     dataplane: { procs: [a, b], to: { host: '127.0.1.61', port: portA } },
+    tokens: { procs: [ta, tb], to: { host: '127.0.1.66', port: portTA } },
     relay: { procs: [relay], to: hostPort(relayAddr) },
     relay2: { procs: [relay2a, relay2b], to: hostPort(relay2aAddr) },
   };
@@ -548,7 +580,7 @@ async function forwardPhase(o: Options, children: Set<Child>, sockets: Socket[])
   // Warm-up (JIT, sockets): a short run of each, not kept.
   const warm = Math.min(o.packets, 20_000);
   for (const side of FORWARD_SIDES) await runSide(side, warm);
-  const runs: Record<ForwardSide, ForwardRun[]> = { dataplane: [], relay: [], relay2: [] };
+  const runs: Record<ForwardSide, ForwardRun[]> = { dataplane: [], tokens: [], relay: [], relay2: [] };
   for (let r = 0; r < o.forwardRepeats; r++) {
     // Interleaved: the order rotates each round, so every side takes every position in turn.
     const order = FORWARD_SIDES.map((_, i) => FORWARD_SIDES[(i + r + 1) % FORWARD_SIDES.length]!);
@@ -562,14 +594,14 @@ async function forwardPhase(o: Options, children: Set<Child>, sockets: Socket[])
   }
   const drops: Record<string, number> = {};
   const stages: string[] = [];
-  for (const [name, c] of [['A', a], ['B', b]] as const) {
+  for (const [name, c] of [['A', a], ['B', b], ['tokens A', ta], ['tokens B', tb]] as const) {
     c.command({ cmd: 'counters' });
     const m = await c.next<Counters>('counters', 30_000);
     for (const [k, v] of Object.entries(m.counters?.drops ?? {})) if (v > 0) drops[k] = (drops[k] ?? 0) + v;
     const k = m.counters as unknown as Record<string, number> | undefined;
     if (k) stages.push(`${name}: vmRx ${fmtInt(k.vmRxPackets ?? 0)}, underlayTx ${fmtInt(k.underlayTxPackets ?? 0)}, underlayRx ${fmtInt(k.underlayRxPackets ?? 0)}, vmTx ${fmtInt(k.vmTxPackets ?? 0)}`);
   }
-  const all = [a, b, relay, relay2a, relay2b];
+  const all = [a, b, ta, tb, relay, relay2a, relay2b];
   for (const c of all) c.command({ cmd: 'stop' });
   // They exit by themselves (writing their CPU profiles when asked to).
   await Promise.all(all.map((c) => c.exitedWithin(childNodeArgs.length > 0 ? 30_000 : 2_000)));
@@ -801,7 +833,7 @@ export async function run(args: readonly string[]): Promise<number> {
 
     if (o.only.has('forward')) {
       const fw = await forwardPhase(o, children, sockets);
-      const { dataplane, relay, relay2 } = fw.runs;
+      const { dataplane, tokens, relay, relay2 } = fw.runs;
       const dp = median(dataplane.map((r) => r.rate));
       const ratioTo = (base: readonly ForwardRun[]) => median(dataplane.map((r, i) => r.rate / base[i]!.rate));
       const ratio2 = ratioTo(relay2);
@@ -813,6 +845,15 @@ export async function run(args: readonly string[]): Promise<number> {
         ratio: ratio2.toFixed(3),
         target: `>= ${TARGET.forwardRatio.toFixed(2)}`,
         pass: ratio2 >= TARGET.forwardRatio,
+      });
+      const tokenRatio = median(tokens.map((r, i) => r.rate / dataplane[i]!.rate));
+      rows.push({
+        phase: 'forwarding with tokens',
+        figure: fmtInt(median(tokens.map((r) => r.rate))),
+        baseline: `without ${fmtInt(dp)}`,
+        ratio: tokenRatio.toFixed(3),
+        target: `>= ${TARGET.tokenRatio.toFixed(2)}`,
+        pass: tokenRatio >= TARGET.tokenRatio,
       });
       rows.push({
         phase: 'forwarding vs 1-hop relay',
@@ -830,11 +871,12 @@ export async function run(args: readonly string[]): Promise<number> {
           `VM port A (127.0.1.61) → underlay A → underlay B (127.0.1.62) → receiver, two processes. Like-for-like baseline (the target applies ` +
           `to it): sender → relay (127.0.1.64) → relay (127.0.1.65) → receiver, two plain dgram relay processes. The one-hop relay ` +
           `(sender → 127.0.1.63 → receiver, one process) is shown for reference only: it has half the hops, so its ratio understates the data plane. ` +
-          `Not received (median): data plane ${loss(dataplane)}, 2-hop relay ${loss(relay2)}, 1-hop relay ${loss(relay)} ` +
+          `With tokens: the same path on 127.0.1.66 → 127.0.1.67, every frame's token checked at B (a verified token is cached per pair). ` +
+          `Not received (median): data plane ${loss(dataplane)}, with tokens ${loss(tokens)}, 2-hop relay ${loss(relay2)}, 1-hop relay ${loss(relay)} ` +
           `(lost packets are written off after 20 ms of silence). ` +
-          `CPU of the forwarding processes per million packets: data plane (A+B) ${cpu(dataplane)}, 2-hop relay (both) ${cpu(relay2)}, 1-hop relay ${cpu(relay)}. ` +
+          `CPU of the forwarding processes per million packets: data plane (A+B) ${cpu(dataplane)}, with tokens ${cpu(tokens)}, 2-hop relay (both) ${cpu(relay2)}, 1-hop relay ${cpu(relay)}. ` +
           `Data plane drops by reason: ${Object.keys(fw.drops).length ? JSON.stringify(fw.drops) : 'none'}; packets per stage (all runs): ${fw.stages.join('; ')}. ` +
-          `Runs (dp / 2-hop / 1-hop pkt/s): ${dataplane.map((r, i) => `${fmtInt(r.rate)}/${fmtInt(relay2[i]!.rate)}/${fmtInt(relay[i]!.rate)}`).join(', ')}.`,
+          `Runs (dp / tokens / 2-hop / 1-hop pkt/s): ${dataplane.map((r, i) => `${fmtInt(r.rate)}/${fmtInt(tokens[i]!.rate)}/${fmtInt(relay2[i]!.rate)}/${fmtInt(relay[i]!.rate)}`).join(', ')}.`,
       );
     }
 

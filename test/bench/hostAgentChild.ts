@@ -6,7 +6,8 @@
  *  - `raw`:      an ordered consumer over a filter (callback mode), counting `expected` messages (the baseline).
  *  - `follow`:   startFollowing(...) until the tables hold `expected` entries; optionally a
  *                snapshot afterwards and the table hash.
- *  - `dataplane`: a long-lived data plane (createDataPlane), driven by IPC commands.
+ *  - `dataplane`: a long-lived data plane (createDataPlane), driven by IPC commands; with
+ *                `tokenKey`, tokens on (pairs installed by the `pair` command).
  *  - `relay`:    a long-lived plain UDP relay (receive on one socket, re-send to a target).
  */
 import dgram from 'node:dgram';
@@ -31,7 +32,14 @@ export type ChildJob =
       readonly hash: boolean;
       readonly timeoutMs: number;
     }
-  | { readonly mode: 'dataplane'; readonly hostId: string; readonly underlay: string; readonly vmPortHost: string }
+  | {
+      readonly mode: 'dataplane';
+      readonly hostId: string;
+      readonly underlay: string;
+      readonly vmPortHost: string;
+      /** Tokens on, with this destination VM key (base64) as key id 1 of every local VM. */
+      readonly tokenKey?: string;
+    }
   | { readonly mode: 'relay'; readonly bind: string; readonly target: string };
 
 export interface MeasureResult {
@@ -62,6 +70,7 @@ export interface WireDesired {
 export type DpCommand =
   | { readonly cmd: 'apply'; readonly desired: WireDesired }
   | { readonly cmd: 'attach'; readonly vmId: string; readonly peer: string }
+  | { readonly cmd: 'pair'; readonly vni: number; readonly src: number; readonly dst: number; readonly dstUnderlay: string; readonly keyId: number; readonly expiry: number; readonly token: string }
   | { readonly cmd: 'counters' }
   | { readonly cmd: 'stop' };
 
@@ -186,7 +195,13 @@ const hostPort = (s: string) => {
 };
 
 async function dataplane(job: Extract<ChildJob, { mode: 'dataplane' }>): Promise<void> {
-  const dp: DataPlane = await createDataPlane({ hostId: job.hostId, underlay: job.underlay, vmPortHost: job.vmPortHost });
+  const key = job.tokenKey === undefined ? undefined : Buffer.from(job.tokenKey, 'base64');
+  const dp: DataPlane = await createDataPlane({
+    hostId: job.hostId,
+    underlay: job.underlay,
+    vmPortHost: job.vmPortHost,
+    ...(key ? { tokens: { keyOf: (_vm: string, keyId: number) => (keyId === 1 ? key : undefined) } } : {}),
+  });
   const cpu0 = process.cpuUsage();
   process.on('message', (m: DpCommand) => {
     void (async () => {
@@ -201,6 +216,10 @@ async function dataplane(job: Extract<ChildJob, { mode: 'dataplane' }>): Promise
           case 'attach':
             dp.attachVm(m.vmId, m.peer);
             await send({ kind: 'attached' });
+            break;
+          case 'pair':
+            dp.setPair(m.vni, m.src, m.dst, { dstUnderlay: m.dstUnderlay, keyId: m.keyId, expiry: m.expiry, token: Buffer.from(m.token, 'base64') });
+            await send({ kind: 'paired' });
             break;
           case 'counters':
             await send({ kind: 'counters', counters: dp.counters(), cpuSeconds: cpuSec(process.cpuUsage(cpu0)) });

@@ -28,7 +28,7 @@ const BENCHMARKS: Readonly<Record<string, Entry>> = {
   'host-agent': {
     summary:
       'host agent: cold rebuild from N mappings vs raw consumption (>= 0.70, peak RSS < 512 MiB), snapshot restart vs replay (>= 10x), ' +
-      'programming latency over 100 agents (p99 < 100 ms), data-plane forwarding vs a UDP relay (>= 0.70)',
+      'programming latency over 100 agents (p99 < 100 ms), data-plane forwarding vs a UDP relay (>= 0.70), with tokens vs without (>= 0.90)',
     load: () => import('./hostAgent'),
   },
 };

@@ -4,6 +4,7 @@
 import { Command } from 'commander';
 import { registerAudit } from './commands/audit';
 import { registerHostAgent } from './commands/hostAgent';
+import { registerKeys } from './commands/keys';
 import { registerPublish } from './commands/publish';
 import { registerStatus } from './commands/status';
 import { registerTail } from './commands/tail';
@@ -25,6 +26,7 @@ registerTail(program);
 registerStatus(program);
 registerHostAgent(program);
 registerAudit(program);
+registerKeys(program);
 
 program.addHelpText(
   'after',
@@ -36,7 +38,8 @@ Examples:
   $ npx vnet tail                      follow the log, one line per event
   $ npx vnet status                    hosts, VMs per host, tunnel table sizes
   $ npx vnet host-agent --host h1      run one host's agent in the foreground
-  $ npx vnet audit pair web-1 db-1     the history of a pair: decisions, tokens, revocations`,
+  $ npx vnet audit pair web-1 db-1     the history of a pair: decisions, tokens, revocations
+  $ npx vnet keys rotate web-1         a new secret key for a VM, now`,
 );
 
 await program.parseAsync(process.argv);

@@ -72,4 +72,18 @@ describe('host keyring', () => {
       await ring.stop();
     }
   });
+
+  it('keeps the newest key ids of a VM rotated many times', async () => {
+    const keys = [1, 2, 3, 4, 5, 6].map(() => randomBytes(32));
+    await append(...keys.map((k, i) => keyIssued('d', 'h1', i + 1, k)));
+    const ring = startKeyring({ store, hostId: 'h1', keys: h1 });
+    try {
+      await ring.until((r) => r.keyIds().d?.at(-1) === 6);
+      assert.deepEqual(ring.keyIds().d, [3, 4, 5, 6]);
+      assert.equal(ring.keyOf('d', 2), undefined);
+      assert.deepEqual(ring.keyOf('d', 6), keys[5]);
+    } finally {
+      await ring.stop();
+    }
+  });
 });

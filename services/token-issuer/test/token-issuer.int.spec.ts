@@ -154,8 +154,30 @@ describe('token issuer', () => {
     assert.equal((await eventsOf(store, 'hostkeys.h2', 'VmKeyIssued')).length, 1);
   });
 
+  it('rotates a key on demand: key id + 1 for the VM\'s host; new tokens use it, the old key still checks old tokens', async () => {
+    const oldKey = await hostOpensKey(store, 'b', 'h2');
+    const rotate = newEvent('VmKeyRotationRequested', { vmId: mustDecode(VmId, 'b'), reason: 'test' });
+    await append(store, rotate, newEvent('VmKeyRotationRequested', { vmId: mustDecode(VmId, 'nobody') }));
+    const rotated = await until(async () => (await eventsOf(store, 'hostkeys.h2', 'VmKeyIssued')).find((e) => e.payload.keyId === 2), 'key 2 of b');
+    assert.equal(rotated.payload.vmId, 'b');
+    assert.equal(rotated.payload.reason, 'rotated');
+    const newKey = openSealedKey(rotated.payload.sealedForHost, hosts.h2!.privateKey, keyContext('b', 'h2', 2));
+    assert.ok(!newKey.equals(oldKey));
+    secrets.push(newKey);
+    const auth = authorized(A, B);
+    await append(store, auth);
+    const ev = await until(async () => (await eventsOf(store, streamNameOf(auth), 'PairTokenIssued')).find((e) => e.payload.keyId === 2), 'a token with key 2');
+    const p = ev.payload;
+    const token = openSealed(p.sealedToken, hosts.h1!.privateKey, tokenContext(p.pairId, p.keyId, p.expiry), 16);
+    secrets.push(token);
+    const fields = { vni: VNI, src: ipv4ToInt(A[1]), dst: ipv4ToInt(B[1]), dstUnderlay: p.dstUnderlay, keyId: 2, expiry: p.expiry };
+    assert.ok(tokenMatches(newKey, fields, token), 'made with the new key');
+    assert.ok(!tokenMatches(oldKey, fields, token), 'not with the old one');
+    assert.equal((await eventsOf(store, 'hostkeys.h1', 'VmKeyIssued')).length, 1, 'a VM that is not placed gets nothing; a is untouched');
+  });
+
   it('the whole log holds no key and no token in plaintext (raw, base64 or hex)', async () => {
-    assert.equal(secrets.length, 4);
+    assert.equal(secrets.length, 6);
     const forms = secrets.flatMap((s) => [s, Buffer.from(s.toString('base64')), Buffer.from(s.toString('base64url')), Buffer.from(s.toString('hex'))]);
     let records = 0;
     for await (const raw of store.readRaw({ stream: LOG_STREAM, filter: ALL_EVENTS })) {

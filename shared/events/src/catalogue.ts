@@ -33,6 +33,7 @@ export const CURRENT_VERSIONS = {
   PolicyRuleSet: 1,
   PolicyRuleRemoved: 1,
   VmTagged: 1,
+  VmKeyRotationRequested: 1,
   PairRequested: 1,
   PairAuthorized: 1,
   PairDenied: 1,
@@ -65,6 +66,7 @@ export const ENVELOPE_CODECS: EnvelopeCodecs = {
   PolicyRuleSet: envelopeCodec('PolicyRuleSet', CURRENT_VERSIONS.PolicyRuleSet, PAYLOAD_CODECS.PolicyRuleSet),
   PolicyRuleRemoved: envelopeCodec('PolicyRuleRemoved', CURRENT_VERSIONS.PolicyRuleRemoved, PAYLOAD_CODECS.PolicyRuleRemoved),
   VmTagged: envelopeCodec('VmTagged', CURRENT_VERSIONS.VmTagged, PAYLOAD_CODECS.VmTagged),
+  VmKeyRotationRequested: envelopeCodec('VmKeyRotationRequested', CURRENT_VERSIONS.VmKeyRotationRequested, PAYLOAD_CODECS.VmKeyRotationRequested),
   PairRequested: envelopeCodec('PairRequested', CURRENT_VERSIONS.PairRequested, PAYLOAD_CODECS.PairRequested),
   PairAuthorized: envelopeCodec('PairAuthorized', CURRENT_VERSIONS.PairAuthorized, PAYLOAD_CODECS.PairAuthorized),
   PairDenied: envelopeCodec('PairDenied', CURRENT_VERSIONS.PairDenied, PAYLOAD_CODECS.PairDenied),
@@ -100,6 +102,7 @@ export const EXTERNAL_EVENT_TYPES = [
   'VmPlaced',
   'VmDeleted',
   'VmTagged',
+  'VmKeyRotationRequested',
   'PolicyRuleSet',
   'PolicyRuleRemoved',
 ] as const satisfies ReadonlyArray<EventType>;
@@ -126,6 +129,8 @@ export const EVENT_DESCRIPTIONS: { readonly [K in EventType]: string } = {
   PolicyRuleSet: 'A policy rule allows or denies traffic from the VMs one selector picks to those another picks (network, VM, tag or any); it replaces the rule with the same id. Deny wins; without a rule only VMs of one network may talk.',
   PolicyRuleRemoved: 'A policy rule is gone.',
   VmTagged: 'A VM carries exactly these tags now (policy rules can select by tag).',
+  VmKeyRotationRequested:
+    'An operator asks for a new secret key for a VM now; tokens made with the old key keep checking until they expire, new tokens use the new one.',
   PairRequested: 'A host agent asks for a (source VM, destination address) pair after a first packet it had no pair for.',
   PairAuthorized: 'The authorization service allowed a pair, naming the rule (null: same-network default) and the policy version.',
   PairDenied: 'The authorization service refused a pair, with the reason, the rule (null: default) and the policy version.',

@@ -79,6 +79,7 @@ export function streamNameOf(ev: DomainEvent): string {
     case 'PolicyRuleRemoved':
       return `policy.${ev.payload.ruleId}`;
     case 'VmTagged':
+    case 'VmKeyRotationRequested':
       return `vm.${ev.payload.vmId}`;
     case 'PairRequested':
     case 'PairAuthorized':
@@ -158,6 +159,8 @@ export function describeEvent(ev: DomainEvent): string {
       return `PolicyRuleRemoved rule=${ev.payload.ruleId}`;
     case 'VmTagged':
       return `VmTagged vm=${ev.payload.vmId} tags=${ev.payload.tags.join(',') || '-'}`;
+    case 'VmKeyRotationRequested':
+      return `VmKeyRotationRequested vm=${ev.payload.vmId}${ev.payload.reason ? ` reason=${q(ev.payload.reason)}` : ''}`;
     case 'PairRequested': {
       const p = ev.payload;
       return `PairRequested pair=${p.pairId} host=${p.hostId} vni=${p.vni} ${p.srcIp}(${p.srcVmId}) -> ${p.dstIp}`;

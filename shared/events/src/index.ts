@@ -76,6 +76,7 @@ export {
   TokenRejectedPayload,
   TokenRejectionReason,
   VmKeyIssuedPayload,
+  VmKeyRotationRequestedPayload,
   VmTaggedPayload,
 } from './payloads';
 export { CausationId, envelopeCodec, type EnvelopeC } from './envelope';

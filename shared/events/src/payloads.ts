@@ -213,6 +213,15 @@ export const VmTaggedPayload = closed('VmTagged payload', { vmId: VmId, tags: t.
 /** Payload of `VmTagged`. */
 export type VmTaggedPayload = t.TypeOf<typeof VmTaggedPayload>;
 
+/**
+ * An operator asks for a new secret key for VM `vmId` now (stream `vm.<vmId>`): the token
+ * issuer makes key id + 1, sealed to the VM's host. Tokens made with the earlier key keep
+ * checking until they expire; new tokens use the new key.
+ */
+export const VmKeyRotationRequestedPayload = closed('VmKeyRotationRequested payload', { vmId: VmId }, { reason: t.string });
+/** Payload of `VmKeyRotationRequested`. */
+export type VmKeyRotationRequestedPayload = t.TypeOf<typeof VmKeyRotationRequestedPayload>;
+
 // ---- Pairs, keys and tokens (internal) ----
 // A pair's events live on `hostpairs.<source host>.<pairId>`: host-scoped (NATS permissions
 // can give each host agent its own `hostpairs.<host>.>`), one subject per pair.
@@ -362,6 +371,7 @@ export const PAYLOAD_CODECS = {
   PolicyRuleSet: PolicyRuleSetPayload,
   PolicyRuleRemoved: PolicyRuleRemovedPayload,
   VmTagged: VmTaggedPayload,
+  VmKeyRotationRequested: VmKeyRotationRequestedPayload,
   PairRequested: PairRequestedPayload,
   PairAuthorized: PairAuthorizedPayload,
   PairDenied: PairDeniedPayload,

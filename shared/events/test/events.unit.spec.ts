@@ -121,6 +121,7 @@ describe('EXTERNAL_EVENT_TYPES', () => {
       'PolicyRuleSet',
       'RegionDeclared',
       'VmDeleted',
+      'VmKeyRotationRequested',
       'VmPlaced',
       'VmTagged',
     ]));

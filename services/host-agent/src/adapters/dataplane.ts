@@ -222,26 +222,27 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
       drops[refused]++;
       return;
     }
+    const vm = localByVni.get(frame.vni)?.get(frame.innerDst);
     if (verifier) {
       const t = frame.tokenOffset;
-      const keyId = msg.readUInt32BE(t);
-      const refused = verifier.check(destinationOf(frame.vni, frame.innerDst), {
-        vni: frame.vni,
-        src: frame.innerSrc,
-        dst: frame.innerDst,
-        keyId,
-        expiry: msg.readUInt32BE(t + 4),
-        token: msg.subarray(t + 8, t + 8 + VNET_TOKEN_LENGTH),
-      });
+      const refused = vm
+        ? verifier.checkFrame(vm.vmId, frame.vni, frame.innerSrc, frame.innerDst, msg, t)
+        : verifier.check(destinationOf(frame.vni, frame.innerDst), {
+            vni: frame.vni,
+            src: frame.innerSrc,
+            dst: frame.innerDst,
+            keyId: msg.readUInt32BE(t),
+            expiry: msg.readUInt32BE(t + 4),
+            token: msg.subarray(t + 8, t + 8 + VNET_TOKEN_LENGTH),
+          });
       if (refused !== undefined) {
         drops[`token-${refused}`]++;
-        tokens?.onRejected?.(refused, frame.vni, frame.innerSrc, frame.innerDst, keyId);
+        tokens?.onRejected?.(refused, frame.vni, frame.innerSrc, frame.innerDst, msg.readUInt32BE(t));
         return;
       }
     }
     // Without tokens any well-formed frame for a local VM is delivered (the behaviour before
     // issue 4); with them, only one whose token checked.
-    const vm = localByVni.get(frame.vni)?.get(frame.innerDst);
     if (!vm) {
       drops['no-local-vm']++;
       return;

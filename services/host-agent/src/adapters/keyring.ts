@@ -1,11 +1,13 @@
 /**
  * The host's keyring: the secret keys of the VMs it runs, from `VmKeyIssued` on
  * `hostkeys.<host>` (the only subject it reads them from), opened with the host's X25519
- * private key. Every key id is kept (tokens made with an earlier key keep checking while they
- * live); keys are not dropped yet when a VM leaves the host (that comes with token checking
- * in the data plane, which will ask only for VMs the host runs). A sealed key that does not
+ * private key. Earlier key ids are kept (tokens made with an earlier key keep checking while
+ * they live); keys are not dropped when a VM leaves the host (the data plane asks only for
+ * VMs the host runs, so they are never used). A sealed key that does not
  * open (sealed to another host, for another context, changed, or hostile) is refused and
- * reported, never guessed, and the reader goes on with the next one.
+ * reported, never guessed, and the reader goes on with the next one. Per VM the newest
+ * `MAX_KEY_IDS_PER_VM` key ids are kept: a token lives minutes, rotations are rarer, and a
+ * VM rotated over and over does not grow the ring.
  * Keys live in memory only; `/tables` and metrics show key ids, never bytes.
  */
 import type { DomainEvent } from '@vnet/events';
@@ -25,6 +27,9 @@ export interface Keyring {
   until(pred: (k: Keyring) => boolean, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
+
+/** Key ids kept per VM (the newest). */
+export const MAX_KEY_IDS_PER_VM = 4;
 
 export interface KeyringOptions {
   readonly store: EventStore<DomainEvent>;
@@ -72,6 +77,10 @@ export function startKeyring(o: KeyringOptions): Keyring {
       if (!m) byVm.set(p.vmId, (m = new Map()));
       if (!m.has(p.keyId)) count++;
       m.set(p.keyId, key);
+      if (m.size > MAX_KEY_IDS_PER_VM) {
+        m.delete(Math.min(...m.keys()));
+        count--;
+      }
     } catch (err) {
       refused++;
       if (!(err instanceof UnsealError)) {

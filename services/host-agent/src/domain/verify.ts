@@ -78,6 +78,25 @@ export class TokenVerifier {
     return undefined;
   }
 
+  /**
+   * {@link check} for a frame whose destination is local VM `vmId`, reading key id, expiry and
+   * token in place from `bytes` at `at` (the token option's data): no object per packet on the
+   * cached path, the one the data plane takes for every packet of a verified pair.
+   */
+  checkFrame(vmId: string, vni: number, src: number, dst: number, bytes: Uint8Array, at: number): TokenRejection | undefined {
+    const keyId = ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
+    const expiry = ((bytes[at + 4]! << 24) | (bytes[at + 5]! << 16) | (bytes[at + 6]! << 8) | bytes[at + 7]!) >>> 0;
+    if (expiry < this.now()) return 'expired';
+    const v = this.cache.get(vni)?.get(src)?.get(dst);
+    if (v && v.keyId === keyId && v.expiry === expiry) {
+      let diff = 0;
+      const t = v.token;
+      for (let i = 0; i < TOKEN_LENGTH; i++) diff |= t[i]! ^ bytes[at + 8 + i]!;
+      if (diff === 0) return undefined;
+    }
+    return this.check({ kind: 'local', vmId }, { vni, src, dst, keyId, expiry, token: bytes.subarray(at + 8, at + 8 + TOKEN_LENGTH) });
+  }
+
   /** Forgets every remembered token (after a key or policy change that must take effect at once). */
   clear(): void {
     this.cache.clear();

@@ -65,4 +65,40 @@ describe('token verification at the destination', () => {
     for (let i = 0; i < 1000; i++) assert.equal(v.check(local, packet({ src: 0x0a000100 + i })), undefined);
     assert.ok(v.size() <= 100);
   });
+
+  it('checkFrame (token read in place from the frame) decides as check does, cached or not', () => {
+    /** The 24 data bytes of the token option at offset 5 of a larger buffer. */
+    const frame = (p: PacketToken) => {
+      const b = Buffer.alloc(40, 0xee);
+      b.writeUInt32BE(p.keyId!, 5);
+      b.writeUInt32BE(p.expiry, 9);
+      Buffer.from(p.token!).copy(b, 13);
+      return b;
+    };
+    fc.assert(
+      fc.property(
+        fc.constantFrom<Partial<Parameters<typeof packet>[0]>>({}, { keyId: 2, key: keyA2 }, { expiry: NOW - 1 }, { keyId: 9 }, { key: keyA2 }, { underlay: '127.0.1.9:1' }, { vni: 8 }),
+        fc.boolean(),
+        fc.nat(15),
+        (o, warm, flip) => {
+          const p = packet(o);
+          const a = verifier();
+          const b = verifier();
+          if (warm) {
+            a.check(local, packet());
+            b.check(local, packet());
+          }
+          const bytes = frame(p);
+          assert.equal(b.checkFrame('a', p.vni, p.src, p.dst, bytes, 5), a.check(local, p));
+          // One bit changed in the token: refused by both, even after the valid one was cached.
+          const bad = Buffer.from(p.token!);
+          bad[flip]! ^= 1;
+          const badBytes = frame({ ...p, token: bad });
+          assert.equal(b.checkFrame('a', p.vni, p.src, p.dst, badBytes, 5), a.check(local, { ...p, token: bad }));
+          assert.notEqual(b.checkFrame('a', p.vni, p.src, p.dst, badBytes, 5), undefined);
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
 });

@@ -8,6 +8,10 @@
  * - `VmMappingAdded` for a VM with no key, or whose key was sealed to another host: a new
  *   32-byte key (key id + 1), sealed to the VM's host and to the issuer (`VmKeyIssued` on
  *   `hostkeys.<host>`).
+ * - `VmKeyRotationRequested` for a placed VM: a new key (key id + 1, reason `rotated`), sealed
+ *   the same way. Tokens made with the earlier key keep checking until they expire (hosts
+ *   keep earlier key ids); tokens issued after it use the new key. A request for a VM that
+ *   is not placed (or whose host has no public key) changes nothing, and is logged.
  * - `PairAuthorized`: a token made with the destination VM's current key, valid until the
  *   authorisation's time + the token lifetime, sealed to the source host
  *   (`PairTokenIssued` on `hostpairs.<source host>.<pair>`). Without a key for the
@@ -39,10 +43,9 @@ export function issuerSpec(o: IssuerOptions): DeciderSpec<IssuerState, IssuerInp
   /** Plaintext keys of the decisions being applied (never in an event). */
   const fresh = new WeakMap<object, Uint8Array>();
 
-  const newKey = (s: IssuerState, e: EventOf<'VmMappingAdded'>): IssuerOutput[] => {
-    const { vmId, hostId } = e.payload;
+  const newKey = (s: IssuerState, vmId: VmId, hostId: HostId, rotate: boolean): IssuerOutput[] => {
     const cur = s.keys.get(vmId);
-    if (cur && cur.hostId === hostId && cur.key) return [];
+    if (!rotate && cur && cur.hostId === hostId && cur.key) return [];
     const hostKey = s.hosts.get(hostId);
     if (!hostKey) {
       o.log?.warn({ vmId, hostId }, 'no public key for the host: VM key not issued');
@@ -113,7 +116,24 @@ export function issuerSpec(o: IssuerOptions): DeciderSpec<IssuerState, IssuerInp
     initial: initialState,
     isInput,
     isOutput,
-    decide: (s, e) => (e.type === 'VmMappingAdded' ? newKey(s, e) : e.type === 'PairAuthorized' ? token(s, e) : []),
+    decide: (s, e) => {
+      switch (e.type) {
+        case 'VmMappingAdded':
+          return newKey(s, e.payload.vmId, e.payload.hostId, false);
+        case 'VmKeyRotationRequested': {
+          const placed = s.vms.get(e.payload.vmId);
+          if (!placed) {
+            o.log?.warn({ vmId: e.payload.vmId }, 'key rotation asked for a VM that is not placed: nothing to rotate');
+            return [];
+          }
+          return newKey(s, e.payload.vmId, placed.hostId, true);
+        }
+        case 'PairAuthorized':
+          return token(s, e);
+        default:
+          return [];
+      }
+    },
     apply: (s, e, decisions) => {
       let next = evolve(s, e);
       for (const d of decisions) {

@@ -38,6 +38,7 @@ export function evolve(s: IssuerState, e: IssuerInput): IssuerState {
       if (s.vms.get(e.payload.vmId)?.hostId === e.payload.hostId) s.vms.delete(e.payload.vmId);
       return s;
     case 'PairAuthorized':
+    case 'VmKeyRotationRequested':
       return s;
     default: {
       const never: never = e;

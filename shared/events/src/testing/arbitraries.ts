@@ -209,6 +209,7 @@ export const arbitraryPayloads: { readonly [K in EventType]: fc.Arbitrary<Payloa
   ),
   PolicyRuleRemoved: fc.record({ ruleId: arbitraryRuleId }, plain),
   VmTagged: fc.record({ vmId: arbitraryVmId, tags: fc.array(arbitraryTag, { maxLength: 5 }) }, plain),
+  VmKeyRotationRequested: fc.record({ vmId: arbitraryVmId, reason: fc.string({ maxLength: 60 }) }, { requiredKeys: ['vmId'], noNullPrototype: true }),
   PairRequested: fc.record({ pairId: arbitraryPairId, hostId: arbitraryHostId, vni: arbitraryVni, srcVmId: arbitraryVmId, srcIp: arbitraryIpv4, dstIp: arbitraryIpv4 }, plain),
   PairAuthorized: fc.record({
     pairId: arbitraryPairId,
