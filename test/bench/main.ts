@@ -31,6 +31,10 @@ const BENCHMARKS: Readonly<Record<string, Entry>> = {
       'programming latency over 100 agents (p99 < 100 ms), data-plane forwarding vs a UDP relay (>= 0.70), with tokens vs without (>= 0.90)',
     load: () => import('./hostAgent'),
   },
+  pairs: {
+    summary: 'pair set-up latency, first packet to delivery over N new pairs through the whole control plane (target: p99 < 20 ms)',
+    load: () => import('./pairs'),
+  },
 };
 
 function usage(): string {

@@ -25,6 +25,8 @@ const VMS: PlaneVm[] = [
   { vmId: 'green-2', networkId: 'green', vni: 1002, ip: '10.0.0.2', hostId: 'h3' },
 ];
 
+/** Short-lived tokens (the shortest the issuer allows), so a renewal happens during the run. */
+const LIFETIME_S = 10;
 let plane: Plane;
 const vms = new Map<string, Endpoint>();
 const portOf = new Map<string, string>();
@@ -35,7 +37,7 @@ before(async () => {
   plane = await startPlane('agents-e2e', HOSTS, [
     { networkId: 'blue', vni: 1001, cidr: '10.0.0.0/24' },
     { networkId: 'green', vni: 1002, cidr: '10.0.0.0/24' },
-  ], VMS);
+  ], VMS, { tokenLifetimeS: LIFETIME_S });
   // Simulated VMs attach to their agent's VM port (the first packet teaches the agent their address).
   for (const v of VMS) {
     const ep = await Endpoint.open();
@@ -91,6 +93,22 @@ describe('host agents over real processes', () => {
     for (let i = 0; i < 5; i++) got.push((await vms.get('blue-3')!.recv()).subarray(20).toString());
     assert.deepEqual(got, [0, 1, 2, 3, 4].map((i) => `burst ${i}`));
     assert.equal(await plane.counter('h2', 'pair_events', 'requests'), requestsBefore + 1, 'one request for five packets');
+  });
+
+  it('renews a pair before its token expires, without losing a packet', async () => {
+    for (const ep of vms.values()) ep.drain();
+    const tokensBefore = await plane.counter('h3', 'pair_events', 'tokens');
+    // A packet every 100 ms for longer than a token lives: blue-3 → blue-2 (a new pair).
+    const n = Math.ceil((LIFETIME_S * 1000 + 2500) / 100);
+    for (let i = 0; i < n; i++) {
+      send('blue-3', '10.0.0.2', `steady ${i}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const got: string[] = [];
+    for (let i = 0; i < n; i++) got.push((await vms.get('blue-2')!.recv()).subarray(20).toString());
+    assert.deepEqual(got, Array.from({ length: n }, (_, i) => `steady ${i}`), 'every packet, in order');
+    assert.ok((await plane.counter('h3', 'pair_events', 'tokens')) >= tokensBefore + 2, 'a first token and at least one renewal');
+    assert.equal(await plane.counter('h2', 'drops', 'token-expired'), 0, 'no packet went out on an expired token');
   });
 
   it('drops a frame with a forged token at the destination and reports it as a TokenRejected event', async () => {

@@ -7,6 +7,14 @@
  * (salt: both public keys; info: a fixed label) to a ChaCha20-Poly1305 key; the additional
  * data binds the sealed key to what it is for (VM, host, key id), so a sealed key copied into
  * another event does not open.
+ *
+ * A sender that seals often to the same hosts (the token issuer: a token per pair) may seal
+ * with its own static key pair instead of an ephemeral one (`from`): the box is the same shape
+ * (its `epk` is then the sender's public key, which also tells the host who sealed it), the
+ * opener is the same, and both sides cache the AEAD key of the (sender, host) pair, so sealing
+ * and opening cost one ChaCha20-Poly1305 each instead of an X25519 key generation and
+ * agreement. Nonces are random (96 bits) per box; the context is still bound as additional
+ * data. The caches are bounded.
  */
 import { createPrivateKey, createPublicKey, createCipheriv, createDecipheriv, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
 
@@ -71,23 +79,70 @@ function aeadKey(shared: Buffer, epk: Uint8Array, hostPk: Uint8Array): Buffer {
   return Buffer.from(hkdfSync('sha256', shared, Buffer.concat([epk, hostPk]), HKDF_INFO, 32));
 }
 
+/** A small bounded cache (cleared when full: the working set is a few host pairs). */
+class Bounded<V> {
+  private readonly m = new Map<string, V>();
+  constructor(private readonly max: number) {}
+  peek(k: string): V | undefined {
+    return this.m.get(k);
+  }
+  get(k: string, make: () => V): V {
+    let v = this.m.get(k);
+    if (v === undefined) {
+      if (this.m.size >= this.max) this.m.clear();
+      v = make();
+      this.m.set(k, v);
+    }
+    return v;
+  }
+}
+/** Sender public keys seen in boxes that opened (an ephemeral one is seen once; a static sender's again and again). */
+const epkSeen = new (class {
+  private readonly seen = new Set<string>();
+  /** True when `epk` was seen before. */
+  note(epk: string): boolean {
+    if (this.seen.has(epk)) return true;
+    if (this.seen.size >= 4096) this.seen.clear();
+    this.seen.add(epk);
+    return false;
+  }
+})();
+/** AEAD keys of static (sender, host) pairs, by both keys; private key objects by their raw form. */
+const staticKeys = new Bounded<Buffer>(4096);
+const privateKeys = new Bounded<{ key: KeyObject; publicRaw: Buffer }>(64);
+const privateOf = (raw: string) =>
+  privateKeys.get(raw, () => {
+    const key = privateKeyObject(Buffer.from(raw, 'base64'));
+    return { key, publicRaw: rawPublic(createPublicKey(key)) };
+  });
+
 /**
  * Seals `secret` (any short byte string: a VM key, a token) to the host whose public key is
  * `hostPublicKey` (raw, base64). `context` names what it is for (e.g. `vm-1/h2/k3`) and must
  * be given again to open it.
  */
-export function seal(secret: Uint8Array, hostPublicKey: string, context: string): SealedKey {
+export function seal(secret: Uint8Array, hostPublicKey: string, context: string, from?: HostKeyPair): SealedKey {
   if (secret.length === 0 || secret.length > 128) throw new RangeError(`sealed secrets are 1..128 bytes, got ${secret.length}`);
-  const hostPk = Buffer.from(hostPublicKey, 'base64');
-  const hostKey = publicKeyObject(hostPk);
-  const eph = generateKeyPairSync('x25519');
-  const epk = rawPublic(eph.publicKey);
-  const key = aeadKey(diffieHellman({ privateKey: eph.privateKey, publicKey: hostKey }), epk, hostPk);
+  let epk: Buffer;
+  let key: Buffer;
+  if (from) {
+    // Static-static: the sender's key pair, the AEAD key cached per (sender, host).
+    epk = Buffer.from(from.publicKey, 'base64');
+    key = staticKeys.get(`${from.publicKey}>${hostPublicKey}`, () => {
+      const hostPk = Buffer.from(hostPublicKey, 'base64');
+      return aeadKey(diffieHellman({ privateKey: privateOf(from.privateKey).key, publicKey: publicKeyObject(hostPk) }), epk, hostPk);
+    });
+  } else {
+    const hostPk = Buffer.from(hostPublicKey, 'base64');
+    const eph = generateKeyPairSync('x25519');
+    epk = rawPublic(eph.publicKey);
+    key = aeadKey(diffieHellman({ privateKey: eph.privateKey, publicKey: publicKeyObject(hostPk) }), epk, hostPk);
+  }
   const nonce = randomBytes(NONCE_LENGTH);
   const c = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: TAG_LENGTH });
   c.setAAD(Buffer.from(context, 'utf8'), { plaintextLength: secret.length });
   const box = Buffer.concat([c.update(secret), c.final(), c.getAuthTag()]);
-  key.fill(0);
+  if (!from) key.fill(0);
   return { epk: epk.toString('base64'), nonce: nonce.toString('base64'), box: box.toString('base64') };
 }
 
@@ -107,21 +162,26 @@ export function openSealed(sealed: SealedKey, hostPrivateKey: string, context: s
   if (epk.length !== KEY_LENGTH || nonce.length !== NONCE_LENGTH || box.length !== length + TAG_LENGTH) {
     throw new UnsealError(`sealed secret has the wrong shape (epk ${epk.length}, nonce ${nonce.length}, box ${box.length} bytes)`);
   }
-  const priv = privateKeyObject(Buffer.from(hostPrivateKey, 'base64'));
-  const hostPk = rawPublic(createPublicKey(priv));
-  let key: Buffer | undefined;
+  const { key: priv, publicRaw: hostPk } = privateOf(hostPrivateKey);
+  // Boxes from a static sender (the token issuer) come with the same epk again and again:
+  // their AEAD key is cached; an ephemeral epk is agreed on once and forgotten.
+  const cacheKey = `${sealed.epk}>${hostPk.toString('base64')}`;
+  let key: Buffer | undefined = staticKeys.peek(cacheKey);
+  const cached = key !== undefined;
   try {
     // Inside the try: a hostile ephemeral key (a low-order point) makes the key agreement
     // itself fail, and that is a sealed secret that does not open, like any other.
-    key = aeadKey(diffieHellman({ privateKey: priv, publicKey: publicKeyObject(epk) }), epk, hostPk);
+    key ??= aeadKey(diffieHellman({ privateKey: priv, publicKey: publicKeyObject(epk) }), epk, hostPk);
     const d = createDecipheriv('chacha20-poly1305', key, nonce, { authTagLength: TAG_LENGTH });
     d.setAAD(Buffer.from(context, 'utf8'), { plaintextLength: length });
     d.setAuthTag(box.subarray(length));
-    return Buffer.concat([d.update(box.subarray(0, length)), d.final()]);
+    const out = Buffer.concat([d.update(box.subarray(0, length)), d.final()]);
+    if (!cached && epkSeen.note(sealed.epk)) staticKeys.get(cacheKey, () => Buffer.from(key!)); // an epk seen twice is a static sender's
+    return out;
   } catch {
     throw new UnsealError(`sealed secret does not open for this host and context (${JSON.stringify(context)})`);
   } finally {
-    key?.fill(0);
+    if (!cached) key?.fill(0);
   }
 }
 

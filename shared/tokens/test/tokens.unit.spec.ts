@@ -59,6 +59,30 @@ describe('sealed VM keys', () => {
     assert.notEqual(a.box, b.box);
   });
 
+  it('sealed with a static sender key (tokens): same box shape, opens the same way, and keeps refusing after the key is cached', () => {
+    const issuer = generateHostKeyPair();
+    const third = generateHostKeyPair();
+    for (let i = 0; i < 5; i++) {
+      const token = randomBytes(16);
+      const sealed = seal(token, host.publicKey, `pair/p${i}`, issuer);
+      assert.equal(sealed.epk, issuer.publicKey, 'the epk names the sender');
+      assert.deepEqual(openSealed(sealed, host.privateKey, `pair/p${i}`, 16), token);
+      // Cached or not, every other way still fails.
+      assert.throws(() => openSealed(sealed, other.privateKey, `pair/p${i}`, 16), UnsealError);
+      assert.throws(() => openSealed(sealed, host.privateKey, `pair/q${i}`, 16), UnsealError);
+      const box = Buffer.from(sealed.box, 'base64');
+      box[i] = box[i]! ^ 0x80;
+      assert.throws(() => openSealed({ ...sealed, box: box.toString('base64') }, host.privateKey, `pair/p${i}`, 16), UnsealError);
+      // Someone else claiming to be the sender (its public key as epk, its own shared secret) is refused.
+      const forged = seal(token, host.publicKey, `pair/p${i}`, third);
+      assert.throws(() => openSealed({ ...forged, epk: issuer.publicKey }, host.privateKey, `pair/p${i}`, 16), UnsealError);
+    }
+    const a = seal(Buffer.alloc(16, 1), host.publicKey, 'c', issuer);
+    const b = seal(Buffer.alloc(16, 1), host.publicKey, 'c', issuer);
+    assert.notEqual(a.nonce, b.nonce, 'a fresh nonce per box');
+    assert.notEqual(a.box, b.box);
+  });
+
   it('host public keys derive from the private ones and have the catalogue shape', () => {
     assert.equal(publicKeyOf(host.privateKey), host.publicKey);
     assert.match(host.publicKey, /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/);

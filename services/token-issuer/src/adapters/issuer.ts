@@ -14,7 +14,8 @@
  *   is not placed (or whose host has no public key) changes nothing, and is logged.
  * - `PairAuthorized`: a token made with the destination VM's current key, valid until the
  *   authorisation's time + the token lifetime, sealed to the source host
- *   (`PairTokenIssued` on `hostpairs.<source host>.<pair>`). Without a key for the
+ *   (`PairTokenIssued` on `hostpairs.<source host>.<pair>`), with the issuer's own key pair as the
+ *   sender (the AEAD key per source host is cached: one ChaCha20-Poly1305 per token). Without a key for the
  *   destination or a public key for the source host there is no token (the agent asks again).
  */
 import { randomBytes } from 'node:crypto';
@@ -89,7 +90,7 @@ export function issuerSpec(o: IssuerOptions): DeciderSpec<IssuerState, IssuerInp
           dstUnderlay: p.dstUnderlay,
           keyId: u32(dstKey.keyId),
           expiry: u32(expiry),
-          sealedToken: box(seal(t, srcHostKey, tokenContext(p.pairId, dstKey.keyId, expiry))),
+          sealedToken: box(seal(t, srcHostKey, tokenContext(p.pairId, dstKey.keyId, expiry), o.keys)),
         },
       },
     ];
