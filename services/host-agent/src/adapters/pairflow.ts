@@ -1,5 +1,5 @@
 /**
- * The host agent's side of the pair flow (design.md, "Pairs and tokens"), between the data
+ * The host agent's side of the pair flow (design.md, "Flows"), between the data
  * plane and the log:
  *
  * - Source side: the data plane asks for a pair (`request`, from `onPairMiss`: a first
