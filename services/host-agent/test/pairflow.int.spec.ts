@@ -38,14 +38,14 @@ const plane = {
   pairDenied: (vni: number, src: number, dst: number) => told.push(`denied ${vni}/${src}/${dst}`),
 } as unknown as DataPlane;
 
-function event(type: string, payload: Record<string, unknown>): DomainEvent {
+function event(type: string, payload: Record<string, unknown>, cause?: DomainEvent): DomainEvent {
   const id = crypto.randomUUID();
-  const d = decodeEvent({ type, schemaVersion: 1, id, causationId: null, correlationId: id, occurredAt: new Date().toISOString(), payload });
+  const d = decodeEvent({ type, schemaVersion: 1, id, causationId: cause?.id ?? null, correlationId: cause?.correlationId ?? id, occurredAt: new Date().toISOString(), payload });
   if (E.isLeft(d)) throw new Error(JSON.stringify(d.left));
   return d.right;
 }
 const base = { pairId: PAIR, hostId: 'h1', vni: VNI, srcIp: A, dstIp: B };
-function tokenIssued(token: Buffer, keyId: number, expiry: number, sealTo = h1.publicKey): DomainEvent {
+function tokenIssued(token: Buffer, keyId: number, expiry: number, sealTo = h1.publicKey, cause?: DomainEvent): DomainEvent {
   return event('PairTokenIssued', {
     ...base,
     dstHostId: 'h2',
@@ -53,8 +53,10 @@ function tokenIssued(token: Buffer, keyId: number, expiry: number, sealTo = h1.p
     keyId,
     expiry,
     sealedToken: seal(token, sealTo, tokenContext(PAIR, keyId, expiry)),
-  });
+  }, cause);
 }
+const authorizedEv = () =>
+  event('PairAuthorized', { ...base, srcVmId: 'vm-a', dstVmId: 'vm-b', dstHostId: 'h2', dstUnderlay: '127.0.1.2:6081', ruleId: null, policyVersion: 4 });
 async function append(...events: DomainEvent[]) {
   for (const e of events) assert.ok(E.isRight(await store.appendToStream(streamNameOf(e), [e])));
 }
@@ -105,6 +107,24 @@ describe('pair flow (agent side)', () => {
       { tokens: flow.stats().tokens, revocations: flow.stats().revocations, denials: flow.stats().denials },
       { tokens: 1, revocations: 1, denials: 1 },
     );
+  });
+
+  it('does not install a token made for an authorisation withdrawn since; a later authorisation\'s token is installed', async () => {
+    const expiry = Math.floor(Date.now() / 1000) + 300;
+    const before = routes.length;
+    const stale = authorizedEv();
+    await append(
+      stale,
+      event('PairRevoked', { ...base, reason: 'policy', ruleId: 'deny-it', policyVersion: 5 }),
+      tokenIssued(randomBytes(16), 1, expiry, h1.publicKey, stale),
+    );
+    const fresh = authorizedEv();
+    const good = randomBytes(16);
+    await append(fresh, tokenIssued(good, 1, expiry + 1, h1.publicKey, fresh));
+    await until(async () => (routes.length > before ? true : undefined), 'the fresh token installed', 5000);
+    assert.equal(routes.length, before + 1, 'only the fresh token');
+    assert.deepEqual(routes.at(-1)!.token, good);
+    assert.equal(flow.stats().staleTokens, 1);
   });
 
   it('reports refused frames as sampled TokenRejected events, capped per interval', async () => {

@@ -8,7 +8,10 @@
  *   the log stood at start: an agent that restarts asks again) are carried out on the data
  *   plane: `PairTokenIssued` → the token, opened with the host's private key, installed
  *   (held packets go out); `PairDenied` → dropped and cached negatively; `PairRevoked` →
- *   removed at once.
+ *   removed at once. A token whose authorisation the log holds before a revocation or
+ *   denial of the same pair (the issuer answered an authorisation that was withdrawn
+ *   meanwhile) is not installed: the token names its authorisation (`causationId`), and the
+ *   agent remembers where each authorisation and the last withdrawal of each pair stand.
  * - Destination side: tokens the data plane refused are summed per (reason, VNI, source,
  *   destination) and reported as sampled `TokenRejected` events on `hostrejects.<host>`:
  *   at most `maxReportsPerInterval` events per interval, with how many packets each stands
@@ -54,8 +57,8 @@ export interface PairFlow {
   request(r: PairRequest): void;
   /** For the data plane's `onRejected`: counts the refused frame towards the next report. */
   rejected(reason: string, vni: number, src: number, dst: number, keyId: number): void;
-  /** Requests published, answers applied, tokens that did not open, reports written / not written. */
-  stats(): { requests: number; tokens: number; denials: number; revocations: number; refusedTokens: number; reports: number; unreported: number };
+  /** Requests published, answers applied, tokens not installed (withdrawn meanwhile, or not opening), reports written / not written. */
+  stats(): { requests: number; tokens: number; staleTokens: number; denials: number; revocations: number; refusedTokens: number; reports: number; unreported: number };
   /** Writes the pending rejection reports now. */
   flushReports(): Promise<void>;
   stop(): Promise<void>;
@@ -65,9 +68,17 @@ const pairKey = (vni: number, src: number, dst: number): string => `${vni}/${src
 
 export async function startPairFlow(o: PairFlowOptions): Promise<PairFlow> {
   const hostId = mustDecode(HostId, o.hostId);
-  const stats = { requests: 0, tokens: 0, denials: 0, revocations: 0, refusedTokens: 0, reports: 0, unreported: 0 };
+  const stats = { requests: 0, tokens: 0, staleTokens: 0, denials: 0, revocations: 0, refusedTokens: 0, reports: 0, unreported: 0 };
   /** Outstanding requests of this agent: pair → when asked (performance.now()). */
   const asked = new Map<string, number>();
+  /** Log position of each authorisation seen, by event id, until its token comes (bounded). */
+  const authorizedAt = new Map<string, number>();
+  /** Log position of each pair's last revocation or denial (bounded). */
+  const withdrawnAt = new Map<string, number>();
+  const bounded = <V>(m: Map<string, V>, k: string, v: V) => {
+    if (m.size >= 100_000 && !m.has(k)) m.clear();
+    m.set(k, v);
+  };
   const ac = new AbortController();
   const report = (e: unknown) => o.onError?.(e instanceof Error ? e : new Error(String(e)));
 
@@ -78,9 +89,19 @@ export async function startPairFlow(o: PairFlowOptions): Promise<PairFlow> {
     const plane = o.plane();
     if (!plane) return;
     switch (e.type) {
+      case 'PairAuthorized':
+        if (e.payload.hostId === o.hostId) bounded(authorizedAt, e.id, r.position);
+        return;
       case 'PairTokenIssued': {
         const p = e.payload;
         if (p.hostId !== o.hostId) return;
+        const authorized = e.causationId === null ? undefined : authorizedAt.get(e.causationId);
+        if (e.causationId !== null) authorizedAt.delete(e.causationId);
+        const withdrawn = withdrawnAt.get(p.pairId);
+        if (withdrawn !== undefined && (authorized === undefined || authorized < withdrawn)) {
+          stats.staleTokens++;
+          return; // made for an authorisation withdrawn since (or before this agent started reading)
+        }
         let token: Buffer;
         try {
           token = openSealed(p.sealedToken, o.keys.privateKey, tokenContext(p.pairId, p.keyId, p.expiry), TOKEN_LENGTH);
@@ -108,6 +129,7 @@ export async function startPairFlow(o: PairFlowOptions): Promise<PairFlow> {
       case 'PairDenied': {
         const p = e.payload;
         if (p.hostId !== o.hostId) return;
+        bounded(withdrawnAt, p.pairId, r.position);
         asked.delete(pairKey(p.vni, ipv4ToInt(p.srcIp), ipv4ToInt(p.dstIp)));
         plane.pairDenied(p.vni, ipv4ToInt(p.srcIp), ipv4ToInt(p.dstIp));
         stats.denials++;
@@ -116,12 +138,13 @@ export async function startPairFlow(o: PairFlowOptions): Promise<PairFlow> {
       case 'PairRevoked': {
         const p = e.payload;
         if (p.hostId !== o.hostId) return;
+        bounded(withdrawnAt, p.pairId, r.position);
         plane.setPair(p.vni, ipv4ToInt(p.srcIp), ipv4ToInt(p.dstIp), undefined);
         stats.revocations++;
         return;
       }
       default:
-        return; // our own requests, the authorisations (the token follows)
+        return; // our own requests
     }
   });
   reading.catch(report);
