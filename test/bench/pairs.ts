@@ -246,6 +246,14 @@ export async function run(args: readonly string[]): Promise<number> {
     const slowest = [...setup.byPair].sort((x, y) => y[1] - x[1]).slice(0, Math.max(1, Math.ceil(o.pairs / 100)));
     const slowSubjects = new Set(slowest.map(([i]) => subjectOf(i)));
     const metrics = await (await fetch(`${agentA.health}/metrics`)).text();
+    // Agent a's own measure (request published → token installed), as cumulative shares.
+    const buckets = metrics
+      .split('\n')
+      .flatMap((l) => {
+        const m = /^vnet_host_pair_setup_seconds_bucket\{[^}]*le="([^"]+)"[^}]*\} (\d+)/.exec(l);
+        return m && m[1] !== '+Inf' ? [`≤ ${Number(m[1]) * 1000} ms: ${((Number(m[2]) / o.pairs) * 100).toFixed(1)} %`] : [];
+      })
+      .join(', ');
     const count = (kind: string) => Number(new RegExp(`^vnet_host_pair_events_total\\{[^}]*kind="${kind}"[^}]*\\} (\\d+)`, 'm').exec(metrics)?.[1] ?? 0);
     const p50 = percentile(setup.samples, 50);
     const p99 = percentile(setup.samples, 99);
@@ -274,6 +282,7 @@ export async function run(args: readonly string[]): Promise<number> {
         `agent a published ${count('requests')} pair requests and installed ${count('tokens')} tokens (one each expected). ` +
         `Set-up overhead over the data path (p50): ${ms(p50 - percentile(installed.samples, 50))}. ` +
         `Median time per step (by the log's store times, ms resolution): ${hops()}. ` +
+        `Agent a's own histogram of request → token installed: ${buckets}. ` +
         `The same for the slowest 1 % (${slowest.map(([i, t]) => `#${i}: ${t.toFixed(0)}`).join(', ')} ms): ${hops(slowSubjects)}.`,
     );
     const loadAfter = loadavg()[0]!.toFixed(2);
