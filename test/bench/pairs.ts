@@ -282,8 +282,8 @@ export async function run(args: readonly string[]): Promise<number> {
         `agent a published ${count('requests')} pair requests and installed ${count('tokens')} tokens (one each expected). ` +
         `Set-up overhead over the data path (p50): ${ms(p50 - percentile(installed.samples, 50))}. ` +
         `Median time per step (by the log's store times, ms resolution): ${hops()}. ` +
-        `Agent a's own histogram of request → token installed: ${buckets}. ` +
-        `The same for the slowest 1 % (${slowest.map(([i, t]) => `#${i}: ${t.toFixed(0)}`).join(', ')} ms): ${hops(slowSubjects)}.`,
+        `The same for the slowest 1 % (${slowest.map(([i, t]) => `#${i}: ${t.toFixed(0)}`).join(', ')} ms): ${hops(slowSubjects)}. ` +
+        `Agent a's own histogram of request → token installed: ${buckets}.`,
     );
     const loadAfter = loadavg()[0]!.toFixed(2);
     console.log(`- load average (1 min): ${loadBefore} before, ${loadAfter} after${Number(loadBefore) > 0.5 ? '  (something else was running: expect noise)' : ''}`);
