@@ -59,7 +59,7 @@ after(async () => {
 
 describe('vnet CLI', () => {
   it('--help teaches every command', () => {
-    for (const args of [['--help'], ['up', '--help'], ['publish', '--help'], ['tail', '--help'], ['status', '--help'], ['host-agent', '--help'], ['audit', 'pair', '--help'], ['keys', 'rotate', '--help']]) {
+    for (const args of [['--help'], ['up', '--help'], ['publish', '--help'], ['tail', '--help'], ['status', '--help'], ['host-agent', '--help'], ['audit', 'pair', '--help'], ['keys', 'rotate', '--help'], ['keys', 'new-host', '--help']]) {
       const r = vnet(args);
       assert.equal(r.code, 0, args.join(' '));
       assert.match(r.out, /Usage: vnet/);

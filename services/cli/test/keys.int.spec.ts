@@ -4,8 +4,8 @@
  * and bad input or a VM that is not placed is refused with a clear message.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -13,7 +13,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import { DatacenterId, domainEventCodec, HostId, Ipv4, mustDecode, newEvent, PublicKey, RegionId, streamNameOf, UnderlayAddress, VmId, Vni, type DomainEvent } from '@vnet/events';
 import type { EventStore } from '@vnet/eventstore';
 import { startService, startTestNats, until, type ServiceProcess, type TestNats } from '@vnet/eventstore/testing';
-import { generateHostKeyPair, keyContext, openSealedKey } from '@vnet/tokens';
+import { generateHostKeyPair, keyContext, openSealedKey, parseKeyPair } from '@vnet/tokens';
 import { vnetTopology } from '@vnet/topology';
 
 const ROOT = join(import.meta.dirname, '../../..');
@@ -88,5 +88,30 @@ describe('vnet keys rotate', () => {
     assert.equal(nobody.code, 1);
     assert.match(nobody.out, /requested\s+new key for nobody/);
     assert.match(nobody.err, /no new key for nobody after 1500 ms: is the VM placed/);
+  });
+});
+
+describe('vnet keys new-host, and host-agent without a key pair', () => {
+  const run = (...args: string[]) => spawnSync(process.execPath, [VNET, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+
+  it('writes a key pair once (0600), prints its public key, and the host agent refuses to start without one', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vnet-newhost-'));
+    try {
+      const out = join(dir, 'keys', 'h7.json');
+      const r = run('keys', 'new-host', 'h7', '--out', out);
+      assert.equal(r.status, 0, r.stderr);
+      const pair = parseKeyPair(readFileSync(out, 'utf8'), out);
+      assert.match(r.stdout, new RegExp(`publicKey\\s+${pair.publicKey.replace(/[+/]/g, (c) => `\\${c}`)}`));
+      assert.equal(statSync(out).mode & 0o777, 0o600);
+      const again = run('keys', 'new-host', 'h7', '--out', out);
+      assert.equal(again.status, 1);
+      assert.match(again.stderr, /exists: not overwritten/);
+      const agent = run('host-agent', '--host', 'h9', '--data-dir', dir);
+      assert.equal(agent.status, 1);
+      assert.match(agent.stderr, /no key pair for host h9 at .*keys\/h9\.json: give --key-file/);
+      assert.match(agent.stderr, /vnet keys new-host h9/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -6,10 +6,13 @@
  * keep checking until they expire; tokens issued from now on use the new key.
  */
 import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { Command } from 'commander';
 import * as E from 'fp-ts/lib/Either.js';
 import { validateExternal, type DomainEvent } from '@vnet/events';
 import { describeAppendError, type EventStore } from '@vnet/eventstore';
+import { generateHostKeyPair } from '@vnet/tokens';
 import { CliError, action, connectStore, natsUrl } from '../connect';
 
 interface RotateOptions {
@@ -29,7 +32,24 @@ async function keyIssuedFor(store: EventStore<DomainEvent>, id: string): Promise
 }
 
 export function registerKeys(program: Command): void {
-  const keys = program.command('keys').description("VMs' secret keys (the keys pair tokens are made with)");
+  const keys = program.command('keys').description("host key pairs and VMs' secret keys (the keys pair tokens are made with)");
+  keys
+    .command('new-host')
+    .description(
+      "Make a host's X25519 key pair: writes it to --out (mode 0600, never overwrites) and prints the public " +
+        'key to put in the host\'s HostRegistered (`publicKey`). The host agent opens VM keys and pair tokens with it.',
+    )
+    .argument('<host>', 'host id (for the message only)')
+    .requiredOption('--out <file>', 'where to write the key pair (JSON)')
+    .action(
+      action(async (host: string, opts: { out: string }) => {
+        if (existsSync(opts.out)) throw new CliError(`${opts.out} exists: not overwritten (a host keeps its key pair; remove the file first to replace it)`);
+        mkdirSync(dirname(opts.out), { recursive: true, mode: 0o700 });
+        const pair = generateHostKeyPair();
+        writeFileSync(opts.out, JSON.stringify(pair), { mode: 0o600, flag: 'wx' });
+        process.stdout.write(`wrote      ${opts.out} (key pair of host ${host}, mode 0600)\npublicKey  ${pair.publicKey}\n`);
+      }),
+    );
   keys
     .command('rotate')
     .description(
