@@ -39,7 +39,8 @@ Examples:
   $ npx vnet status                    hosts, VMs per host, tunnel table sizes
   $ npx vnet host-agent --host h1      run one host's agent in the foreground
   $ npx vnet audit pair web-1 db-1     the history of a pair: decisions, tokens, revocations
-  $ npx vnet keys rotate web-1         a new secret key for a VM, now`,
+  $ npx vnet keys rotate web-1         a new secret key for a VM, now
+  $ npx vnet keys new-host h9 --out h9.json   a host key pair (prints the public key to register)`,
 );
 
 await program.parseAsync(process.argv);
