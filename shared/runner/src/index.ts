@@ -48,6 +48,14 @@ export interface DeciderSpec<S, I extends DomainEvent, O extends Decision> {
    * subscription sees live, so the state holds what the log holds.
    */
   readonly foldOutput?: (s: S, output: DomainEvent) => S;
+  /**
+   * Rebuild: decide again the inputs whose outputs the log already holds (default true: a
+   * changed decider shows up as `diverged`). False for a decider whose decisions are costly
+   * and random anyway (keys): those inputs get their stored outputs applied without deciding,
+   * so a restart costs what folding the log costs; inputs with no stored output are still
+   * decided (what a crash left unwritten is written).
+   */
+  readonly redecideOnRebuild?: boolean;
   readonly ackWaitMs?: number;
   readonly maxDeliver?: number;
 }
@@ -88,6 +96,8 @@ export interface Rebuilt<S> {
   /** Outputs decided but not in the log, in input order. */
   readonly missing: readonly DomainEvent[];
   readonly inputs: number;
+  /** Inputs decided again (all of them, unless `redecideOnRebuild` is false). */
+  readonly redecided: number;
   /** Inputs whose stored outputs differ from today's decision (a changed decider). */
   readonly diverged: number;
   /** Records this build cannot decode, skipped (the subscription dead-letters them). */
@@ -140,12 +150,20 @@ export async function rebuild<S, I extends DomainEvent, O extends Decision>(
   let state = spec.initial();
   let position = 0;
   let inputs = 0;
+  let redecided = 0;
   let diverged = 0;
   const missing: DomainEvent[] = [];
   for await (const { position: at, ev } of logRecords(store, log, skipped)) {
     position = at;
     if (!spec.isInput(ev)) continue;
     inputs++;
+    const kept = stored.get(ev.id);
+    if (kept && spec.redecideOnRebuild === false) {
+      state = spec.apply(state, ev, kept.map((o) => ({ type: o.type, payload: o.payload }) as unknown as O));
+      for (const o of kept) if (spec.foldOutput) state = spec.foldOutput(state, o);
+      continue;
+    }
+    redecided++;
     const decisions = spec.decide(state, ev);
     const envelopes = materialize(spec, ev, decisions, now);
     const have = stored.get(ev.id) ?? [];
@@ -166,7 +184,7 @@ export async function rebuild<S, I extends DomainEvent, O extends Decision>(
     state = spec.apply(state, ev, effective);
     for (const o of have) if (spec.foldOutput) state = spec.foldOutput(state, o);
   }
-  return { state, position, missing, inputs, diverged, undecodable: skipped.n };
+  return { state, position, missing, inputs, redecided, diverged, undecodable: skipped.n };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -233,7 +251,7 @@ export async function startRunner<S, I extends DomainEvent, O extends Decision>(
   hooks.written?.(r.missing, state);
   hooks.position?.(r.position);
   log.info(
-    { position: r.position, inputs: r.inputs, completed: r.missing.length, diverged: r.diverged, undecodable: r.undecodable, ms: Date.now() - started },
+    { position: r.position, inputs: r.inputs, redecided: r.redecided, completed: r.missing.length, diverged: r.diverged, undecodable: r.undecodable, ms: Date.now() - started },
     'state rebuilt from the log',
   );
   if (r.diverged > 0) log.warn({ diverged: r.diverged }, 'stored decisions differ from what this version decides; kept the stored ones');

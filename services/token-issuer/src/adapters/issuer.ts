@@ -96,20 +96,34 @@ export function issuerSpec(o: IssuerOptions): DeciderSpec<IssuerState, IssuerInp
     ];
   };
 
-  /** Opens the issuer's copy of a logged key. */
+  /**
+   * The issuer's copy of a logged key, opened when first needed (a restart folds every key in
+   * the log; most are never used before they are replaced, and opening is an X25519 agreement).
+   */
   const openLogged = (s: IssuerState, ev: DomainEvent): IssuerState => {
     if (ev.type !== 'VmKeyIssued') return s;
     const p = ev.payload;
-    try {
-      const key = openSealedKey(p.sealedForIssuer, o.keys.privateKey, keyContext(p.vmId, p.hostId, p.keyId));
-      return withKey(s, p.vmId as VmId, { keyId: p.keyId, hostId: p.hostId as HostId, key });
-    } catch (e) {
-      if (!(e instanceof UnsealError)) throw e;
-      // Sealed to another issuer key: no token with it (hosts could not check one made with
-      // anything else); the VM gets key id + 1 at its next placement.
-      o.log?.error({ vmId: p.vmId, keyId: p.keyId }, 'VM key in the log does not open with this issuer key: no tokens for this VM until it gets a new key');
-      return withKey(s, p.vmId as VmId, { keyId: p.keyId, hostId: p.hostId as HostId, key: undefined });
-    }
+    let opened: { key: Uint8Array | undefined } | undefined;
+    const open = (): Uint8Array | undefined => {
+      if (opened) return opened.key;
+      try {
+        opened = { key: openSealedKey(p.sealedForIssuer, o.keys.privateKey, keyContext(p.vmId, p.hostId, p.keyId)) };
+      } catch (e) {
+        if (!(e instanceof UnsealError)) throw e;
+        // Sealed to another issuer key: no token with it (hosts could not check one made with
+        // anything else); the VM gets key id + 1 at its next placement or rotation.
+        o.log?.error({ vmId: p.vmId, keyId: p.keyId }, 'VM key in the log does not open with this issuer key: no tokens for this VM until it gets a new key');
+        opened = { key: undefined };
+      }
+      return opened.key;
+    };
+    return withKey(s, p.vmId as VmId, {
+      keyId: p.keyId,
+      hostId: p.hostId as HostId,
+      get key() {
+        return open();
+      },
+    });
   };
 
   return {
@@ -145,6 +159,9 @@ export function issuerSpec(o: IssuerOptions): DeciderSpec<IssuerState, IssuerInp
       return next;
     },
     foldOutput: openLogged,
+    // Deciding a placement again makes a new random key and seals it twice, only for the
+    // stored one to replace it: on restart, inputs with stored outputs are folded, not decided.
+    redecideOnRebuild: false,
     outputKey: (d) => (d.type === 'VmKeyIssued' ? d.payload.vmId : d.payload.pairId),
   };
 }

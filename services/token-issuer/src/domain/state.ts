@@ -13,7 +13,8 @@ export interface VmKey {
   /** The host it was sealed to. */
   readonly hostId: HostId;
   /** Undefined when the logged key does not open with this issuer's key: no token can be
-   * made with it, and the VM gets key id + 1 at its next placement. */
+   * made with it, and the VM gets key id + 1 at its next placement. (The adapter may open a
+   * logged key only when this is first read.) */
   readonly key: Uint8Array | undefined;
 }
 
