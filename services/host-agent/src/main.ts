@@ -28,6 +28,14 @@ const config = loadConfig({
   registrationWaitMs: { env: 'VNET_REGISTRATION_WAIT_MS', kind: 'int', min: 0, max: 3_600_000, default: 30_000 },
   keyFile: { env: 'VNET_HOST_KEY_FILE', kind: 'string', optional: true, doc: "the host's X25519 key pair (JSON): opens VM keys and pair tokens" },
   tokens: { env: 'VNET_TOKENS', kind: 'bool', default: true, doc: 'pair tokens on every packet, checked before delivery (false: the pre-token data plane, for measurements)' },
+  maxTokenLifetimeS: {
+    env: 'VNET_TOKEN_MAX_LIFETIME_S',
+    kind: 'int',
+    min: 10,
+    max: 86_400,
+    default: 3600,
+    doc: "the longest token lifetime the issuer uses (>= its VNET_TOKEN_LIFETIME_S): longer-lived tokens are refused, and a rotated key keeps checking for this long",
+  },
 });
 if (config.tokens && !config.keyFile) {
   console.error(`host-agent ${config.hostId}: VNET_TOKENS is on (the default) but VNET_HOST_KEY_FILE is not set: without the host's key pair no token can be opened or checked. Set VNET_HOST_KEY_FILE, or VNET_TOKENS=false to run without tokens.`);
@@ -73,7 +81,7 @@ async function underlayOf(): Promise<string> {
 
 const hostKeys = config.keyFile ? parseKeyPair(readFileSync(config.keyFile, 'utf8'), config.keyFile) : undefined;
 if (hostKeys) {
-  const ring = startKeyring({ store, hostId: config.hostId, keys: hostKeys, onError: (e) => rt.log.error({ err: e }, 'VM key refused') });
+  const ring = startKeyring({ store, hostId: config.hostId, keys: hostKeys, maxTokenLifetimeS: config.maxTokenLifetimeS, onError: (e) => rt.log.error({ err: e }, 'keyring') });
   keyring = ring;
   rt.onShutdown(() => ring.stop(), { name: 'keyring' });
 } else rt.log.warn('no VNET_HOST_KEY_FILE: VM keys sealed to this host are not opened');
@@ -99,7 +107,14 @@ dp = await createDataPlane({
   hostId: config.hostId,
   underlay: await underlayOf(),
   ...(flow && ringNow
-    ? { tokens: { keyOf: (vmId: string, keyId: number) => ringNow.keyOf(vmId, keyId), onRejected: flow.rejected, onPairMiss: flow.request } }
+    ? {
+        tokens: {
+          keyOf: (vmId: string, keyId: number) => ringNow.keyOf(vmId, keyId),
+          onRejected: flow.rejected,
+          onPairMiss: flow.request,
+          maxLifetimeS: config.maxTokenLifetimeS + 60, // + clock skew
+        },
+      }
     : {}),
 });
 rt.onShutdown(() => dp?.close(), { name: 'data plane' });
@@ -119,7 +134,7 @@ const follower = await startFollowing({
 });
 tables = () => follower.tables();
 rt.onShutdown(() => follower.stop(), { name: 'follower' });
-hostAgentMetrics(rt.metrics, tables, plane, () => keyring, () => flow?.stats());
+hostAgentMetrics(rt.metrics, tables, plane, () => keyring, () => flow?.stats(), () => Number(keyring?.down() ?? false) + Number(flow?.down() ?? false));
 rt.setReady(true);
 rt.log.info(
   { host: config.hostId, underlay: plane.underlay, tokens: config.tokens, restoredFrom: follower.restoredFrom, restore: follower.restore },

@@ -98,6 +98,7 @@ describe('host agents over real processes', () => {
   it('renews a pair before its token expires, without losing a packet', async () => {
     for (const ep of vms.values()) ep.drain();
     const tokensBefore = await plane.counter('h3', 'pair_events', 'tokens');
+    const releasedBefore = await plane.counter('h3', 'pair_packets_released', '');
     // A packet every 100 ms for longer than a token lives: blue-3 → blue-2 (a new pair).
     const n = Math.ceil((LIFETIME_S * 1000 + 2500) / 100);
     for (let i = 0; i < n; i++) {
@@ -108,6 +109,9 @@ describe('host agents over real processes', () => {
     for (let i = 0; i < n; i++) got.push((await vms.get('blue-2')!.recv()).subarray(20).toString());
     assert.deepEqual(got, Array.from({ length: n }, (_, i) => `steady ${i}`), 'every packet, in order');
     assert.ok((await plane.counter('h3', 'pair_events', 'tokens')) >= tokensBefore + 2, 'a first token and at least one renewal');
+    // Only the first packet waited for a token: the renewal came before the first token
+    // expired (without renewal, the packet after expiry would wait for a new token too).
+    assert.equal(await plane.counter('h3', 'pair_packets_released', ''), releasedBefore + 1, 'one packet held: the first');
     assert.equal(await plane.counter('h2', 'drops', 'token-expired'), 0, 'no packet went out on an expired token');
   });
 

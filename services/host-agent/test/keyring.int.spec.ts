@@ -73,15 +73,20 @@ describe('host keyring', () => {
     }
   });
 
-  it('keeps the newest key ids of a VM rotated many times', async () => {
-    const keys = [1, 2, 3, 4, 5, 6].map(() => randomBytes(32));
+  it('after a rotation, keeps an older key only for the longest token lifetime after the newer one was issued', async () => {
+    const keys = [1, 2, 3].map(() => randomBytes(32));
     await append(...keys.map((k, i) => keyIssued('d', 'h1', i + 1, k)));
-    const ring = startKeyring({ store, hostId: 'h1', keys: h1 });
+    let now = Date.now();
+    const ring = startKeyring({ store, hostId: 'h1', keys: h1, maxTokenLifetimeS: 600, now: () => now });
     try {
-      await ring.until((r) => r.keyIds().d?.at(-1) === 6);
-      assert.deepEqual(ring.keyIds().d, [3, 4, 5, 6]);
+      await ring.until((r) => r.keyIds().d?.at(-1) === 3);
+      assert.deepEqual(ring.keyIds().d, [1, 2, 3], 'within the lifetime: tokens made with the old keys still check');
+      assert.deepEqual(ring.keyOf('d', 1), keys[0]);
+      now += 601_000;
+      assert.deepEqual(ring.keyIds().d, [3], 'one lifetime later only the newest key checks');
+      assert.equal(ring.keyOf('d', 1), undefined);
       assert.equal(ring.keyOf('d', 2), undefined);
-      assert.deepEqual(ring.keyOf('d', 6), keys[5]);
+      assert.deepEqual(ring.keyOf('d', 3), keys[2]);
     } finally {
       await ring.stop();
     }

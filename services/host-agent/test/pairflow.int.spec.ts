@@ -52,7 +52,7 @@ function tokenIssued(token: Buffer, keyId: number, expiry: number, sealTo = h1.p
     dstUnderlay: '127.0.1.2:6081',
     keyId,
     expiry,
-    sealedToken: seal(token, sealTo, tokenContext(PAIR, keyId, expiry)),
+    sealedToken: seal(token, sealTo, tokenContext(PAIR, keyId, expiry, '127.0.1.2:6081')),
   }, cause);
 }
 const authorizedEv = () =>

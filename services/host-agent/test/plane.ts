@@ -99,8 +99,8 @@ export interface Plane {
   /** hostId → its underlay `host:port`. */
   readonly underlay: ReadonlyMap<string, string>;
   tables(hostId: string): Promise<AgentTables>;
-  /** A host agent's Prometheus counter `vnet_host_<name>_total{<label>="<value>"}` (0 when absent). */
-  counter(hostId: string, name: 'packets' | 'drops' | 'pair_events', label: string): Promise<number>;
+  /** A host agent's Prometheus counter `vnet_host_<name>_total{<label>="<value>"}`, or with label '' one without labels (0 when absent). */
+  counter(hostId: string, name: 'packets' | 'drops' | 'pair_events' | 'pair_packets_released', label: string): Promise<number>;
   /** The loopback `host:port` of a VM's port on its agent. */
   vmPort(vm: PlaneVm): Promise<string>;
   /** Publishes an external event through the gateway, as an external system would. */
@@ -187,7 +187,7 @@ export async function startPlane(
     tables,
     counter: async (hostId, name, label) => {
       const text = await (await fetch(`${agents.get(hostId)!.health}/metrics`)).text();
-      const m = new RegExp(`^vnet_host_${name}_total\\{[^}]*="${label}"[^}]*\\} (\\d+)`, 'm').exec(text);
+      const m = new RegExp(label === '' ? `^vnet_host_${name}_total(?:\\{[^}]*\\})? (\\d+)` : `^vnet_host_${name}_total\\{[^}]*="${label}"[^}]*\\} (\\d+)`, 'm').exec(text);
       return Number(m?.[1] ?? 0);
     },
     vmPort: async (vm) => {

@@ -129,13 +129,13 @@ describe('token issuer', () => {
     const p = ev.payload;
     assert.equal(p.expiry, Math.floor(Date.parse(auth.occurredAt) / 1000) + LIFETIME);
     assert.equal(p.dstUnderlay, '127.0.1.2:6081');
-    const token = openSealed(p.sealedToken, hosts.h1!.privateKey, tokenContext(p.pairId, p.keyId, p.expiry), 16);
+    const token = openSealed(p.sealedToken, hosts.h1!.privateKey, tokenContext(p.pairId, p.keyId, p.expiry, p.dstUnderlay), 16);
     secrets.push(token);
     const bKey = await hostOpensKey(store, 'b', 'h2');
     const fields = { vni: VNI, src: ipv4ToInt(A[1]), dst: ipv4ToInt(B[1]), dstUnderlay: p.dstUnderlay, keyId: p.keyId, expiry: p.expiry };
     assert.ok(tokenMatches(bKey, fields, token), 'the destination host accepts it');
     assert.ok(!tokenMatches(bKey, { ...fields, dstUnderlay: '127.0.1.9:6081' }, token), 'not at another host');
-    assert.throws(() => openSealed(p.sealedToken, hosts.h2!.privateKey, tokenContext(p.pairId, p.keyId, p.expiry), 16), /does not open/);
+    assert.throws(() => openSealed(p.sealedToken, hosts.h2!.privateKey, tokenContext(p.pairId, p.keyId, p.expiry, p.dstUnderlay), 16), /does not open/);
   });
 
   it('after a SIGKILL and a restart, keeps the keys the hosts have and issues none twice', async () => {
@@ -145,7 +145,7 @@ describe('token issuer', () => {
     svc = await startService('token-issuer', nats.url, { env: env() });
     const ev = await one(store, streamNameOf(back), 'PairTokenIssued', 'token b→a after restart');
     const p = ev.payload;
-    const token = openSealed(p.sealedToken, hosts.h2!.privateKey, tokenContext(p.pairId, p.keyId, p.expiry), 16);
+    const token = openSealed(p.sealedToken, hosts.h2!.privateKey, tokenContext(p.pairId, p.keyId, p.expiry, p.dstUnderlay), 16);
     secrets.push(token);
     const aKey = await hostOpensKey(store, 'a', 'h1');
     assert.ok(tokenMatches(aKey, { vni: VNI, src: ipv4ToInt(B[1]), dst: ipv4ToInt(A[1]), dstUnderlay: p.dstUnderlay, keyId: p.keyId, expiry: p.expiry }, token));
@@ -168,7 +168,7 @@ describe('token issuer', () => {
     await append(store, auth);
     const ev = await until(async () => (await eventsOf(store, streamNameOf(auth), 'PairTokenIssued')).find((e) => e.payload.keyId === 2), 'a token with key 2');
     const p = ev.payload;
-    const token = openSealed(p.sealedToken, hosts.h1!.privateKey, tokenContext(p.pairId, p.keyId, p.expiry), 16);
+    const token = openSealed(p.sealedToken, hosts.h1!.privateKey, tokenContext(p.pairId, p.keyId, p.expiry, p.dstUnderlay), 16);
     secrets.push(token);
     const fields = { vni: VNI, src: ipv4ToInt(A[1]), dst: ipv4ToInt(B[1]), dstUnderlay: p.dstUnderlay, keyId: 2, expiry: p.expiry };
     assert.ok(tokenMatches(newKey, fields, token), 'made with the new key');
@@ -218,7 +218,7 @@ describe('token issuer rebuild', () => {
       const ev = await one(store, streamNameOf(auth), 'PairTokenIssued', 'the missing token a→b');
       const p = ev.payload;
       assert.equal(p.keyId, 1);
-      const token = openSealed(p.sealedToken, hosts.h1!.privateKey, tokenContext(p.pairId, p.keyId, p.expiry), 16);
+      const token = openSealed(p.sealedToken, hosts.h1!.privateKey, tokenContext(p.pairId, p.keyId, p.expiry, p.dstUnderlay), 16);
       const fields = { vni: VNI, src: ipv4ToInt(A[1]), dst: ipv4ToInt(B[1]), dstUnderlay: p.dstUnderlay, keyId: 1, expiry: p.expiry };
       assert.ok(tokenMatches(key, fields, token), 'made with the key host h2 holds');
       assert.equal((await eventsOf(store, 'hostkeys.h2', 'VmKeyIssued')).length, 1, 'no second key for b');

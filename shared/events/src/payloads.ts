@@ -331,7 +331,7 @@ export type VmKeyIssuedPayload = t.TypeOf<typeof VmKeyIssuedPayload>;
 
 /** Why a destination host refused a packet's token. */
 export const TokenRejectionReason = t.union(
-  [t.literal('missing'), t.literal('forged'), t.literal('expired'), t.literal('wrong-host'), t.literal('wrong-vni'), t.literal('unknown-key')],
+  [t.literal('missing'), t.literal('forged'), t.literal('expired'), t.literal('expiry-too-far'), t.literal('wrong-host'), t.literal('wrong-vni'), t.literal('unknown-key')],
   'TokenRejectionReason',
 );
 /** Why a token was refused. */

@@ -7,5 +7,5 @@
 /** A VM's secret key `keyId`, sealed to host `hostId`. */
 export const keyContext = (vmId: string, hostId: string, keyId: number): string => `vnet/vm-key/${vmId}/${hostId}/${keyId}`;
 
-/** A pair's token, made with key `keyId`, valid until `expiry`. */
-export const tokenContext = (pairId: string, keyId: number, expiry: number): string => `vnet/pair-token/${pairId}/${keyId}/${expiry}`;
+/** A pair's token, made with key `keyId`, valid until `expiry`, for the destination host at `dstUnderlay` (the pair id names VNI and addresses): an event that changes any of them does not open. */
+export const tokenContext = (pairId: string, keyId: number, expiry: number, dstUnderlay: string): string => `vnet/pair-token/${pairId}/${keyId}/${expiry}/${dstUnderlay}`;

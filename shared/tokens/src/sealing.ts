@@ -126,11 +126,13 @@ export function seal(secret: Uint8Array, hostPublicKey: string, context: string,
   let epk: Buffer;
   let key: Buffer;
   if (from) {
-    // Static-static: the sender's key pair, the AEAD key cached per (sender, host).
-    epk = Buffer.from(from.publicKey, 'base64');
-    key = staticKeys.get(`${from.publicKey}>${hostPublicKey}`, () => {
+    // Static-static: the sender's key pair (its public half derived from the private one, so
+    // a mismatched pair cannot put a wrong key in the cache), the AEAD key cached per (sender, host).
+    const sender = privateOf(from.privateKey);
+    epk = sender.publicRaw;
+    key = staticKeys.get(`${epk.toString('base64')}>${hostPublicKey}`, () => {
       const hostPk = Buffer.from(hostPublicKey, 'base64');
-      return aeadKey(diffieHellman({ privateKey: privateOf(from.privateKey).key, publicKey: publicKeyObject(hostPk) }), epk, hostPk);
+      return aeadKey(diffieHellman({ privateKey: sender.key, publicKey: publicKeyObject(hostPk) }), epk, hostPk);
     });
   } else {
     const hostPk = Buffer.from(hostPublicKey, 'base64');

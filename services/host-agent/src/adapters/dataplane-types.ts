@@ -36,6 +36,7 @@ export const DATAPLANE_DROP_REASONS = [
   'token-missing',
   'token-forged',
   'token-expired',
+  'token-expiry-too-far',
   'token-wrong-host',
   'token-wrong-vni',
   'token-unknown-key',
@@ -74,7 +75,7 @@ export interface DataPlaneOptions {
   /** Fixed VM port numbers by VM id (others get an ephemeral port). */
   readonly vmPorts?: Readonly<Record<string, number>>;
   /**
-   * Pair tokens (issue 4, being wired in): when given, a packet to a remote VM leaves only
+   * Pair tokens: when given, a packet to a remote VM leaves only
    * with the token of its pair (`setPair`), and a frame is delivered only when its token
    * checks against the destination VM's key. Without it, frames carry a zero token and are
    * not checked (the behaviour before tokens).
@@ -84,6 +85,8 @@ export interface DataPlaneOptions {
     readonly keyOf: (vmId: string, keyId: number) => Uint8Array | undefined;
     /** Unix seconds now (default: the clock). */
     readonly now?: () => number;
+    /** Tokens expiring later than now + this are refused (`expiry-too-far`; default 3,660 s). */
+    readonly maxLifetimeS?: number;
     /** Each refused frame (for sampled TokenRejected events). */
     readonly onRejected?: (reason: string, vni: number, src: number, dst: number, keyId: number) => void;
     /**

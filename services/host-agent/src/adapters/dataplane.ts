@@ -97,18 +97,19 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
   /** (VNI, u32 IP) → route, for forwarding. */
   const routes = new Map<number, Map<number, Route>>();
   const headers = new Map<number, Buffer>();
-  /** Tokens on: (VNI, src, dst) → the pair's header (with its token), destination and expiry (ms). */
-  const pairs = new Map<number, Map<number, Map<number, { header: Buffer; host: string; port: number; expiresMs: number }>>>();
+  /** Tokens on: (VNI, src, dst) → the pair's header (with its token), destination, expiry (ms), and whether it carried a packet since its token came. */
+  const pairs = new Map<number, Map<number, Map<number, { header: Buffer; host: string; port: number; expiresMs: number; used: boolean }>>>();
   let closed = false;
   let chain: Promise<unknown> = Promise.resolve();
 
   const underlaySocket = await bindUdp(addr.host, addr.port);
   const bound = underlaySocket.address();
   const tokens = opts.tokens;
-  const verifier = tokens ? new TokenVerifier(`${bound.address}:${bound.port}`, tokens.keyOf, tokens.now) : undefined;
+  const verifier = tokens ? new TokenVerifier(`${bound.address}:${bound.port}`, tokens.keyOf, tokens.now, undefined, tokens.maxLifetimeS) : undefined;
   /** The pair flow's state (source side): held packets, outstanding requests, denials. */
   const pairFlow = tokens?.onPairMiss ? new PairTable<Buffer>(tokens.pairOptions) : undefined;
-  const nowMs = (): number => (tokens?.now ? tokens.now() * 1000 : Date.now());
+  const injected = tokens?.now;
+  const nowMs: () => number = injected ? () => injected() * 1000 : Date.now;
   const onSendError = (): void => {
     drops['send-error']++;
   };
@@ -168,7 +169,7 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
     }
     if (tokens) {
       const pair = pairs.get(vm.vni)?.get(vm.ipNum)?.get(dst);
-      if (!pair || pair.expiresMs <= Date.now()) {
+      if (!pair || pair.expiresMs <= nowMs()) {
         if (!pairFlow) {
           drops['no-pair']++;
           return;
@@ -177,6 +178,7 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
         act(pairFlow.miss({ vni: vm.vni, src: vm.ipNum, dst }, msg, nowMs()), vm.vmId, false);
         return;
       }
+      pair.used = true;
       c.underlayTxPackets++;
       c.underlayTxBytes += VNET_HEADER_LENGTH + msg.length;
       underlaySocket.send([pair.header, msg], pair.port, pair.host);
@@ -411,11 +413,12 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
       if (!bySrc) pairs.set(vni, (bySrc = new Map()));
       let byDst = bySrc.get(src);
       if (!byDst) bySrc.set(src, (byDst = new Map()));
-      const pair = { header, host: to.host, port: to.port, expiresMs: route.expiry * 1000 };
+      const pair = { header, host: to.host, port: to.port, expiresMs: route.expiry * 1000, used: false };
       byDst.set(dst, pair);
       c.pairTokens++;
       const held = pairFlow?.token({ vni, src, dst }, route, nowMs()).send?.packets ?? [];
       for (const msg of held) {
+        pair.used = true;
         c.pairReleased++;
         c.underlayTxPackets++;
         c.underlayTxBytes += VNET_HEADER_LENGTH + msg.length;
@@ -428,7 +431,8 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
     },
     tickPairs(now = nowMs()) {
       if (!pairFlow) return;
-      const { requests, drops: dropped } = pairFlow.tick(now);
+      // Renewed only when it carried a packet since its token came: an idle pair expires.
+      const { requests, drops: dropped } = pairFlow.tick(now, (k) => pairs.get(k.vni)?.get(k.src)?.get(k.dst)?.used === true);
       for (const d of dropped) drops[`pair-${d.reason}`] += d.packets.length;
       for (const k of requests) {
         // A renewal only for a source VM still here; otherwise the pair goes.

@@ -11,7 +11,25 @@ export function hostAgentMetrics(
   dp: DataPlane,
   keyring: () => Keyring | undefined = () => undefined,
   pairs: () => ReturnType<PairFlow['stats']> | undefined = () => undefined,
+  readersDown: () => number = () => 0,
 ): void {
+  new Gauge({
+    name: 'vnet_host_readers_down',
+    help: 'live readers (keyring, pair flow) restarting after a failure: keys, tokens and revocations are not arriving meanwhile',
+    registers: [registry],
+    collect() {
+      this.set(readersDown());
+    },
+  });
+  new Counter({
+    name: 'vnet_host_pair_packets_released_total',
+    help: 'packets held for a pair until its token came, then sent (first packets; after an expired token)',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(dp.counters().pairReleased);
+    },
+  });
   new Gauge({ name: 'vnet_host_pairs', help: 'pairs installed on this host (with a token)', registers: [registry], collect() { this.set(dp.pairCount()); } });
   new Counter({
     name: 'vnet_host_pair_events_total',
@@ -24,7 +42,7 @@ export function hostAgentMetrics(
       if (s) for (const [kind, n] of Object.entries(s)) this.inc({ kind }, n);
     },
   });
-  new Gauge({ name: 'vnet_host_vm_keys', help: 'VM secret keys this host holds (all key ids)', registers: [registry], collect() { this.set(keyring()?.size() ?? 0); } });
+  new Gauge({ name: 'vnet_host_vm_keys', help: 'VM secret keys this host holds (key ids kept for tokens still valid included)', registers: [registry], collect() { this.set(keyring()?.size() ?? 0); } });
   new Gauge({ name: 'vnet_host_vm_keys_refused', help: 'sealed VM keys that did not open with this host key', registers: [registry], collect() { this.set(keyring()?.refused() ?? 0); } });
   new Gauge({ name: 'vnet_host_tunnel_entries', help: 'tunnel table entries over all served VNIs', registers: [registry], collect() { this.set(tableSize(tables())); } });
   new Gauge({ name: 'vnet_host_served_vnis', help: 'VNIs with at least one local VM', registers: [registry], collect() { this.set(servedVnis(tables()).length); } });

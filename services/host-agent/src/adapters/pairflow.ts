@@ -12,10 +12,13 @@
  *   denial of the same pair (the issuer answered an authorisation that was withdrawn
  *   meanwhile) is not installed: the token names its authorisation (`causationId`), and the
  *   agent remembers where each authorisation and the last withdrawal of each pair stand.
+ *   A token is installed only for the pair its event names (`pairId` must be the id of its
+ *   VNI and addresses), and its sealing binds pair, key id, expiry and destination address.
+ *   The reader restarts by itself after a failure (`live.ts`).
  * - Destination side: tokens the data plane refused are summed per (reason, VNI, source,
  *   destination) and reported as sampled `TokenRejected` events on `hostrejects.<host>`:
- *   at most `maxReportsPerInterval` events per interval, with how many packets each stands
- *   for; what does not fit is counted (`unreported`), never queued without bound.
+ *   at most `maxReportsPerInterval` events per interval (default 16), with how many packets
+ *   each stands for; what does not fit is counted (`unreported`), never queued without bound.
  */
 import { performance } from 'node:perf_hooks';
 import {
@@ -36,6 +39,7 @@ import {
 import type { EventStore } from '@vnet/eventstore';
 import { openSealed, tokenContext, TOKEN_LENGTH, UnsealError, type HostKeyPair } from '@vnet/tokens';
 import type { DataPlane, PairRequest } from './dataplane-types';
+import { startLiveReader } from './live';
 
 export interface PairFlowOptions {
   readonly store: EventStore<DomainEvent>;
@@ -45,7 +49,7 @@ export interface PairFlowOptions {
   readonly plane: () => DataPlane | undefined;
   /** How often sampled TokenRejected events go out (ms, default 1,000). */
   readonly reportEveryMs?: number;
-  /** At most this many TokenRejected events per interval (default 64). */
+  /** At most this many TokenRejected events per interval (default 16). */
   readonly maxReportsPerInterval?: number;
   /** Each pair installed after a request of this agent: ms from the request to the token. */
   readonly onSetup?: (ms: number) => void;
@@ -61,6 +65,8 @@ export interface PairFlow {
   stats(): { requests: number; tokens: number; staleTokens: number; denials: number; revocations: number; refusedTokens: number; reports: number; unreported: number };
   /** Writes the pending rejection reports now. */
   flushReports(): Promise<void>;
+  /** True while its reader is restarting after a failure. */
+  down(): boolean;
   stop(): Promise<void>;
 }
 
@@ -75,16 +81,17 @@ export async function startPairFlow(o: PairFlowOptions): Promise<PairFlow> {
   const authorizedAt = new Map<string, number>();
   /** Log position of each pair's last revocation or denial (bounded). */
   const withdrawnAt = new Map<string, number>();
+  /** Sets k (as the newest entry); past 100,000 entries the oldest goes. */
   const bounded = <V>(m: Map<string, V>, k: string, v: V) => {
-    if (m.size >= 100_000 && !m.has(k)) m.clear();
+    m.delete(k);
     m.set(k, v);
+    if (m.size > 100_000) m.delete(m.keys().next().value!);
   };
-  const ac = new AbortController();
   const report = (e: unknown) => o.onError?.(e instanceof Error ? e : new Error(String(e)));
 
   // Answers from where the log stands now: requests go out only after this.
   const from = (await o.store.lastPosition()) + 1;
-  const reading = o.store.forEachEvent({ filter: `vnet.evt.hostpairs.${o.hostId}.>`, fromPosition: from, live: true, signal: ac.signal }, (r) => {
+  const reader = startLiveReader({ store: o.store, filter: `vnet.evt.hostpairs.${o.hostId}.>`, fromPosition: from, onError: report }, (r) => {
     const e = r.event;
     const plane = o.plane();
     if (!plane) return;
@@ -95,6 +102,11 @@ export async function startPairFlow(o: PairFlowOptions): Promise<PairFlow> {
       case 'PairTokenIssued': {
         const p = e.payload;
         if (p.hostId !== o.hostId) return;
+        if (p.pairId !== pairIdOf(p.vni, ipv4ToInt(p.srcIp), ipv4ToInt(p.dstIp))) {
+          stats.refusedTokens++;
+          report(new Error(`token at position ${r.position} names pair ${p.pairId} but carries VNI ${p.vni} ${p.srcIp} -> ${p.dstIp}: not installed`));
+          return;
+        }
         const authorized = e.causationId === null ? undefined : authorizedAt.get(e.causationId);
         if (e.causationId !== null) authorizedAt.delete(e.causationId);
         const withdrawn = withdrawnAt.get(p.pairId);
@@ -104,7 +116,7 @@ export async function startPairFlow(o: PairFlowOptions): Promise<PairFlow> {
         }
         let token: Buffer;
         try {
-          token = openSealed(p.sealedToken, o.keys.privateKey, tokenContext(p.pairId, p.keyId, p.expiry), TOKEN_LENGTH);
+          token = openSealed(p.sealedToken, o.keys.privateKey, tokenContext(p.pairId, p.keyId, p.expiry, p.dstUnderlay), TOKEN_LENGTH);
         } catch (err) {
           stats.refusedTokens++;
           report(
@@ -147,11 +159,10 @@ export async function startPairFlow(o: PairFlowOptions): Promise<PairFlow> {
         return; // our own requests
     }
   });
-  reading.catch(report);
 
   // ---- sampled rejection reports
   const reportEveryMs = o.reportEveryMs ?? 1000;
-  const maxReports = o.maxReportsPerInterval ?? 64;
+  const maxReports = o.maxReportsPerInterval ?? 16;
   const pending = new Map<string, { reason: string; vni: number; src: number; dst: number; keyId: number; packets: number }>();
   let writing: Promise<void> = Promise.resolve();
   const flushReports = (): Promise<void> => {
@@ -169,7 +180,7 @@ export async function startPairFlow(o: PairFlowOptions): Promise<PairFlow> {
         packets: mustDecode(PositiveInt, b.packets),
       }),
     );
-    writing = writing.then(async () => {
+    writing = writing.catch(() => undefined).then(async () => {
       const r = await o.store.appendToStream(`hostrejects.${o.hostId}`, events);
       if (r._tag === 'Left') report(new Error(`TokenRejected reports not written (${r.left._tag}): ${events.length} lost`));
       else stats.reports += events.length;
@@ -191,7 +202,7 @@ export async function startPairFlow(o: PairFlowOptions): Promise<PairFlow> {
         report(e);
         return;
       }
-      if (!r.renewal) asked.set(pairKey(r.vni, r.src, r.dst), performance.now());
+      if (!r.renewal) bounded(asked, pairKey(r.vni, r.src, r.dst), performance.now());
       stats.requests++;
       // Not awaited: the packet path goes on. A request that is not written is asked again
       // after the data plane's request timeout.
@@ -211,11 +222,11 @@ export async function startPairFlow(o: PairFlowOptions): Promise<PairFlow> {
     },
     stats: () => ({ ...stats }),
     flushReports,
+    down: () => reader.down(),
     async stop() {
       clearInterval(timer);
       await flushReports().catch(report);
-      ac.abort();
-      await reading.catch(() => undefined);
+      await reader.stop();
     },
   };
 }

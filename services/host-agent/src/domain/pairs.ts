@@ -10,9 +10,14 @@
  *   destination are dropped at once meanwhile, without new requests.
  * - A request with no answer within `requestTimeoutMs` drops its queue; the next packet
  *   asks again.
- * - A pair is renewed `renewBeforeS` before its token expires (or a third of the token's
- *   lifetime before, for short-lived tokens): one request, and the old token carries traffic
- *   until the new one is installed, so renewal loses no packet.
+ * - A pair in use is renewed `renewBeforeS` before its token expires (or a third of the
+ *   token's lifetime before, for short-lived tokens): one request, and the old token carries
+ *   traffic until the new one is installed, so renewal loses no packet. Whether a pair is in
+ *   use (sent on since its token came) is the caller's to say (`tick`'s `inUse`): an idle
+ *   pair is let expire and forgotten, not renewed forever.
+ * - Denials and unanswered requests back off: the next request for the pair waits twice as
+ *   long after each one in a row (from `deniedForMs` and 1 s, up to 60 s); packets meanwhile
+ *   are dropped (`denied`, `request-timeout`) without a request. A token resets it.
  * - A revocation removes the pair (and anything held for it).
  */
 
@@ -42,6 +47,7 @@ export interface PairOptions {
 }
 
 interface Entry<P> {
+  readonly key: PairKey;
   token: PairToken | undefined;
   /** When the token was installed (ms): with its expiry, the token's lifetime. */
   installedAt: number;
@@ -51,7 +57,14 @@ interface Entry<P> {
   requestedAt: number | undefined;
   /** Denied until (ms). */
   deniedUntil: number | undefined;
+  /** Denials and unanswered requests in a row (for the back-off), and no request before (ms). */
+  failures: number;
+  quietUntil: number | undefined;
+  lastFailureAt: number;
 }
+
+/** Longest back-off between requests for a pair that keeps failing. */
+const MAX_BACKOFF_MS = 60_000;
 
 /** What the caller must do after an event. */
 export interface PairActions<P> {
@@ -64,6 +77,17 @@ export interface PairActions<P> {
 }
 
 const keyOf = (k: PairKey): string => `${k.vni}/${k.src}/${k.dst}`;
+const newEntry = <P>(k: PairKey): Entry<P> => ({
+  key: { vni: k.vni, src: k.src, dst: k.dst },
+  token: undefined,
+  installedAt: 0,
+  queue: [],
+  requestedAt: undefined,
+  deniedUntil: undefined,
+  failures: 0,
+  quietUntil: undefined,
+  lastFailureAt: 0,
+});
 const NOTHING = {} as const;
 
 export class PairTable<P> {
@@ -97,10 +121,14 @@ export class PairTable<P> {
   miss(k: PairKey, packet: P, nowMs: number): PairActions<P> {
     const id = keyOf(k);
     let e = this.entries.get(id);
-    if (!e) this.entries.set(id, (e = { token: undefined, installedAt: 0, queue: [], requestedAt: undefined, deniedUntil: undefined }));
+    if (!e) this.entries.set(id, (e = newEntry<P>(k)));
     if (e.deniedUntil !== undefined) {
       if (nowMs < e.deniedUntil) return { drop: { reason: 'denied', packets: [packet] } };
       e.deniedUntil = undefined;
+    }
+    if (e.quietUntil !== undefined) {
+      if (nowMs < e.quietUntil) return { drop: { reason: 'request-timeout', packets: [packet] } };
+      e.quietUntil = undefined;
     }
     if (e.queue.length >= this.queuePerPair) return { drop: { reason: 'queue-full', packets: [packet] } };
     e.queue.push(packet);
@@ -113,13 +141,15 @@ export class PairTable<P> {
   token(k: PairKey, t: PairToken, nowMs: number): PairActions<P> {
     const id = keyOf(k);
     let e = this.entries.get(id);
-    if (!e) this.entries.set(id, (e = { token: undefined, installedAt: 0, queue: [], requestedAt: undefined, deniedUntil: undefined }));
+    if (!e) this.entries.set(id, (e = newEntry<P>(k)));
     // An older token (a late answer to an earlier request) never replaces a newer one.
     if (e.token && e.token.expiry > t.expiry) return NOTHING;
     e.token = t;
     e.installedAt = nowMs;
     e.requestedAt = undefined;
     e.deniedUntil = undefined;
+    e.failures = 0;
+    e.quietUntil = undefined;
     const packets = e.queue;
     e.queue = [];
     return packets.length > 0 ? { send: { token: t, packets } } : NOTHING;
@@ -131,7 +161,9 @@ export class PairTable<P> {
     if (!e) return NOTHING;
     e.token = undefined;
     e.requestedAt = undefined;
-    e.deniedUntil = nowMs + this.deniedForMs;
+    e.failures++;
+    e.lastFailureAt = nowMs;
+    e.deniedUntil = nowMs + Math.min(this.deniedForMs * 2 ** (e.failures - 1), MAX_BACKOFF_MS);
     const packets = e.queue;
     e.queue = [];
     return packets.length > 0 ? { drop: { reason: 'denied', packets } } : NOTHING;
@@ -151,13 +183,18 @@ export class PairTable<P> {
    * `renewBeforeS` (the old token keeps working meanwhile), held packets of unanswered
    * requests dropped, expired entries without traffic forgotten.
    */
-  tick(nowMs: number): { readonly requests: PairKey[]; readonly drops: Array<{ reason: PairDrop; packets: readonly P[] }> } {
+  tick(
+    nowMs: number,
+    inUse: (k: PairKey) => boolean = () => true,
+  ): { readonly requests: PairKey[]; readonly drops: Array<{ reason: PairDrop; packets: readonly P[] }> } {
     const requests: PairKey[] = [];
     const drops: Array<{ reason: PairDrop; packets: readonly P[] }> = [];
     for (const [id, e] of this.entries) {
-      const [vni, src, dst] = id.split('/').map(Number) as [number, number, number];
       if (e.requestedAt !== undefined && nowMs - e.requestedAt >= this.requestTimeoutMs) {
         e.requestedAt = undefined;
+        e.failures++;
+        e.lastFailureAt = nowMs;
+        e.quietUntil = nowMs + Math.min(1000 * 2 ** (e.failures - 1), MAX_BACKOFF_MS);
         if (e.queue.length > 0) drops.push({ reason: 'request-timeout', packets: e.queue });
         e.queue = [];
       }
@@ -167,10 +204,22 @@ export class PairTable<P> {
           this.entries.delete(id); // long expired and not renewed: forget it
           continue;
         }
-        e.requestedAt = nowMs;
-        requests.push({ vni, src, dst });
+        if (e.token.expiry * 1000 > nowMs && (e.quietUntil === undefined || e.quietUntil <= nowMs) && inUse(e.key)) {
+          e.requestedAt = nowMs;
+          requests.push(e.key);
+        }
       }
-      if (!e.token && e.queue.length === 0 && e.requestedAt === undefined && (e.deniedUntil === undefined || e.deniedUntil <= nowMs)) this.entries.delete(id);
+      if (
+        !e.token &&
+        e.queue.length === 0 &&
+        e.requestedAt === undefined &&
+        (e.deniedUntil === undefined || e.deniedUntil <= nowMs) &&
+        (e.quietUntil === undefined || e.quietUntil <= nowMs) &&
+        // A pair that keeps failing is remembered for a while, so its back-off keeps growing.
+        (e.failures === 0 || nowMs - e.lastFailureAt > MAX_BACKOFF_MS)
+      ) {
+        this.entries.delete(id);
+      }
     }
     return { requests, drops };
   }

@@ -27,13 +27,47 @@ describe('pair table (source host)', () => {
     assert.deepEqual(t.miss(K, 3, T0 + 5011), { request: K }, 'asks again once the denial is old');
   });
 
-  it('an unanswered request drops its queue; the next packet asks again', () => {
+  it('an unanswered request drops its queue; after a back-off that doubles each time, a packet asks again', () => {
     const t = new PairTable<number>({ requestTimeoutMs: 3000 });
     t.miss(K, 1, T0);
     assert.deepEqual(t.miss(K, 2, T0 + 1000), {});
     const r = t.tick(T0 + 3000);
     assert.deepEqual(r.drops, [{ reason: 'request-timeout', packets: [1, 2] }]);
-    assert.deepEqual(t.miss(K, 3, T0 + 3001), { request: K });
+    assert.deepEqual(t.miss(K, 3, T0 + 3500), { drop: { reason: 'request-timeout', packets: [3] } }, 'within 1 s of the time-out');
+    assert.deepEqual(t.miss(K, 4, T0 + 4001), { request: K });
+    t.tick(T0 + 7001); // unanswered again: 2 s of quiet now
+    assert.deepEqual(t.miss(K, 5, T0 + 8500).drop?.reason, 'request-timeout');
+    assert.deepEqual(t.miss(K, 6, T0 + 9002), { request: K });
+    t.token(K, tok(T0 / 1000 + 300), T0 + 9100);
+    assert.equal(t.tokenFor(K, T0 + 9200)?.expiry, T0 / 1000 + 300, 'a token resets the back-off');
+  });
+
+  it('denials back off: twice as long after each one in a row, up to a minute', () => {
+    const t = new PairTable<number>({ deniedForMs: 2000 });
+    let now = T0;
+    assert.equal(t.miss(K, 0, now).request, K);
+    const gaps: number[] = [];
+    for (let i = 1; i <= 7; i++) {
+      t.denied(K, now);
+      let wait = 0;
+      while (t.miss(K, i, now + wait).drop) wait += 250; // dropped as denied until a request goes out
+      gaps.push(wait);
+      now += wait;
+    }
+    assert.deepEqual(gaps, [2000, 4000, 8000, 16000, 32000, 60000, 60000]);
+  });
+
+  it('renews only a pair in use; an idle one is let expire and forgotten', () => {
+    const t = new PairTable<number>({ renewBeforeS: 30 });
+    t.miss(K, 1, T0);
+    t.token(K, tok(T0 / 1000 + 100), T0);
+    assert.deepEqual(t.tick(T0 + 71_000, () => false).requests, [], 'idle: no renewal');
+    assert.deepEqual(t.tick(T0 + 72_000, () => true).requests, [K], 'in use: renewed');
+    const u = new PairTable<number>({ renewBeforeS: 30 });
+    u.miss(K, 1, T0);
+    u.token(K, tok(T0 / 1000 + 100), T0);
+    for (let s = 71; s < 200; s++) assert.deepEqual(u.tick(T0 + s * 1000, () => false).requests, []);
+    assert.equal(u.size, 0, 'forgotten once long expired');
   });
 
   it('renews before expiry with one request, keeps sending with the old token, never installs an older one', () => {
@@ -76,7 +110,7 @@ describe('pair table (source host)', () => {
     t.miss(K, 1, T0);
     t.tick(T0 + 1000); // request timed out, queue dropped
     t.tick(T0 + 1001);
-    assert.equal(t.miss(K, 2, T0 + 1002).request, K, 'a fresh start');
+    assert.equal(t.miss(K, 2, T0 + 2001).request, K, 'asks again after the back-off');
     t.token(K, tok(T0 / 1000 + 10), T0);
     t.tick(T0 + 100_000);
     assert.equal(t.size, 0);

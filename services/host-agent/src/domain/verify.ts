@@ -1,22 +1,26 @@
 /**
  * Token checking at the destination host, before a packet is delivered to a local VM (the
- * data plane will call it for every packet from the underlay; issue 4).
+ * data plane calls it for every frame from the underlay).
  *
  * In order, a packet is refused as:
  * - `wrong-vni`: its destination address is a VM of this host, but in another VNI;
  * - `wrong-host`: its destination is not on this host (the VNI's table puts it elsewhere);
  * - `missing`: it carries no token;
  * - `expired`: the token's expiry has passed;
+ * - `expiry-too-far`: it claims to live longer than any token the issuer makes (`maxLifetimeS`:
+ *   whoever holds a leaked key cannot mint tokens that outlive its retirement);
  * - `unknown-key`: this host holds no key with that id for the destination VM;
  * - `forged`: the MAC does not match (made with another key, for other addresses, for
  *   another host's underlay, or changed).
  * A token that checked once is remembered per (VNI, source, destination) with its key id,
- * expiry and bytes, so the steady state compares 16 bytes instead of computing an HMAC; the
- * comparison never stops early, whether it hits the cache or not.
+ * expiry, bytes, destination VM and the key it checked with, so the steady state compares 16
+ * bytes instead of computing an HMAC; a remembered token counts only for the same VM and
+ * while that key is still held (another VM at the address, or a retired key, means checking
+ * again). The comparison never stops early, whether it hits the cache or not.
  */
 import { tokenMatches, TOKEN_LENGTH } from '@vnet/tokens';
 
-export type TokenRejection = 'missing' | 'forged' | 'expired' | 'wrong-host' | 'wrong-vni' | 'unknown-key';
+export type TokenRejection = 'missing' | 'forged' | 'expired' | 'expiry-too-far' | 'wrong-host' | 'wrong-vni' | 'unknown-key';
 
 /** What a packet says about itself. */
 export interface PacketToken {
@@ -36,9 +40,12 @@ export type Destination =
   | { readonly kind: 'elsewhere' };
 
 interface Verified {
-  keyId: number;
-  expiry: number;
+  readonly keyId: number;
+  readonly expiry: number;
   readonly token: Uint8Array;
+  readonly vmId: string;
+  /** The key it checked with (compared by identity with what the keyring holds now). */
+  readonly key: Uint8Array;
 }
 
 /** Equal 16-byte tokens, looking at every byte whatever differs. */
@@ -60,6 +67,8 @@ export class TokenVerifier {
     /** Unix seconds now. */
     private readonly now: () => number = () => Math.floor(Date.now() / 1000),
     private readonly maxCached = 100_000,
+    /** The longest lifetime a token may claim, with clock skew (seconds). */
+    private readonly maxLifetimeS = 3660,
   ) {}
 
   /** Undefined when the packet may be delivered; otherwise why not. */
@@ -67,14 +76,16 @@ export class TokenVerifier {
     if (dest.kind === 'local-other-vni') return 'wrong-vni';
     if (dest.kind === 'elsewhere') return 'wrong-host';
     if (p.token === undefined || p.keyId === undefined || p.token.length !== TOKEN_LENGTH) return 'missing';
-    if (p.expiry < this.now()) return 'expired';
-    const bySrc = this.cache.get(p.vni)?.get(p.src)?.get(p.dst);
-    if (bySrc && bySrc.keyId === p.keyId && bySrc.expiry === p.expiry && sameToken(bySrc.token, p.token)) return undefined;
+    const now = this.now();
+    if (p.expiry < now) return 'expired';
+    if (p.expiry > now + this.maxLifetimeS) return 'expiry-too-far';
     const key = this.keyOf(dest.vmId, p.keyId);
+    const v = this.cache.get(p.vni)?.get(p.src)?.get(p.dst);
+    if (v && key && v.key === key && v.vmId === dest.vmId && v.keyId === p.keyId && v.expiry === p.expiry && sameToken(v.token, p.token)) return undefined;
     if (!key) return 'unknown-key';
     const fields = { vni: p.vni, src: p.src, dst: p.dst, dstUnderlay: this.underlay, keyId: p.keyId, expiry: p.expiry };
     if (!tokenMatches(key, fields, p.token)) return 'forged';
-    this.remember(p);
+    this.remember(p, dest.vmId, key);
     return undefined;
   }
 
@@ -86,9 +97,9 @@ export class TokenVerifier {
   checkFrame(vmId: string, vni: number, src: number, dst: number, bytes: Uint8Array, at: number): TokenRejection | undefined {
     const keyId = ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
     const expiry = ((bytes[at + 4]! << 24) | (bytes[at + 5]! << 16) | (bytes[at + 6]! << 8) | bytes[at + 7]!) >>> 0;
-    if (expiry < this.now()) return 'expired';
+    const now = this.now();
     const v = this.cache.get(vni)?.get(src)?.get(dst);
-    if (v && v.keyId === keyId && v.expiry === expiry) {
+    if (v && v.keyId === keyId && v.expiry === expiry && v.vmId === vmId && expiry >= now && this.keyOf(vmId, keyId) === v.key) {
       let diff = 0;
       const t = v.token;
       for (let i = 0; i < TOKEN_LENGTH; i++) diff |= t[i]! ^ bytes[at + 8 + i]!;
@@ -108,7 +119,7 @@ export class TokenVerifier {
     return this.cached;
   }
 
-  private remember(p: PacketToken): void {
+  private remember(p: PacketToken, vmId: string, key: Uint8Array): void {
     if (this.cached >= this.maxCached) this.clear(); // bounded: a flood of distinct pairs only costs HMACs
     let bySrc = this.cache.get(p.vni);
     if (!bySrc) this.cache.set(p.vni, (bySrc = new Map()));
@@ -116,6 +127,6 @@ export class TokenVerifier {
     if (!byDst) bySrc.set(p.src, (byDst = new Map()));
     const had = byDst.get(p.dst);
     if (!had) this.cached++;
-    byDst.set(p.dst, { keyId: p.keyId!, expiry: p.expiry, token: Uint8Array.from(p.token!) });
+    byDst.set(p.dst, { keyId: p.keyId!, expiry: p.expiry, token: Uint8Array.from(p.token!), vmId, key });
   }
 }

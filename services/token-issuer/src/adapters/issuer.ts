@@ -90,7 +90,7 @@ export function issuerSpec(o: IssuerOptions): DeciderSpec<IssuerState, IssuerInp
           dstUnderlay: p.dstUnderlay,
           keyId: u32(dstKey.keyId),
           expiry: u32(expiry),
-          sealedToken: box(seal(t, srcHostKey, tokenContext(p.pairId, dstKey.keyId, expiry), o.keys)),
+          sealedToken: box(seal(t, srcHostKey, tokenContext(p.pairId, dstKey.keyId, expiry, p.dstUnderlay), o.keys)),
         },
       },
     ];

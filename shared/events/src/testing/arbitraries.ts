@@ -255,7 +255,7 @@ export const arbitraryPayloads: { readonly [K in EventType]: fc.Arbitrary<Payloa
   }, plain),
   TokenRejected: fc.record({
     hostId: arbitraryHostId,
-    reason: fc.constantFrom('missing', 'forged', 'expired', 'wrong-host', 'wrong-vni', 'unknown-key') as fc.Arbitrary<PayloadOf<'TokenRejected'>['reason']>,
+    reason: fc.constantFrom('missing', 'forged', 'expired', 'expiry-too-far', 'wrong-host', 'wrong-vni', 'unknown-key') as fc.Arbitrary<PayloadOf<'TokenRejected'>['reason']>,
     vni: arbitraryVni,
     srcIp: arbitraryIpv4,
     dstIp: arbitraryIpv4,
