@@ -43,6 +43,9 @@ const box = (b: unknown) => mustDecode(SealedBox, b);
 export function issuerSpec(o: IssuerOptions): DeciderSpec<IssuerState, IssuerInput, IssuerOutput> {
   /** Plaintext keys of the decisions being applied (never in an event). */
   const fresh = new WeakMap<object, Uint8Array>();
+  /** The same keys by their sealed box for the issuer, until the log hands the output back:
+   * a stored key that is the one just decided needs no opening (bounded, oldest out). */
+  const freshByBox = new Map<string, Uint8Array>();
 
   const newKey = (s: IssuerState, vmId: VmId, hostId: HostId, rotate: boolean): IssuerOutput[] => {
     const cur = s.keys.get(vmId);
@@ -64,6 +67,8 @@ export function issuerSpec(o: IssuerOptions): DeciderSpec<IssuerState, IssuerInp
       sealedForIssuer: box(sealKey(key, o.keys.publicKey, ctx)),
     };
     fresh.set(payload, key);
+    freshByBox.set(payload.sealedForIssuer.box, key);
+    if (freshByBox.size > 10_000) freshByBox.delete(freshByBox.keys().next().value!);
     return [{ type: 'VmKeyIssued', payload }];
   };
 
@@ -103,6 +108,12 @@ export function issuerSpec(o: IssuerOptions): DeciderSpec<IssuerState, IssuerInp
   const openLogged = (s: IssuerState, ev: DomainEvent): IssuerState => {
     if (ev.type !== 'VmKeyIssued') return s;
     const p = ev.payload;
+    const decided = freshByBox.get(p.sealedForIssuer.box);
+    if (decided) {
+      // The output this issuer just wrote (the same sealed box): its key is known.
+      freshByBox.delete(p.sealedForIssuer.box);
+      return withKey(s, p.vmId as VmId, { keyId: p.keyId, hostId: p.hostId as HostId, key: decided });
+    }
     let opened: { key: Uint8Array | undefined } | undefined;
     const open = (): Uint8Array | undefined => {
       if (opened) return opened.key;
