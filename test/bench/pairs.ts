@@ -17,7 +17,7 @@
  * installed (the data path alone: two agents and the loopback).
  * Target: p99 of set-up < 20 ms. Prints a table; exits 0 even when the target is missed.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import dgram, { type Socket } from 'node:dgram';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,7 +28,7 @@ import { LOG_STREAM, type EventStore } from '@vnet/eventstore';
 import { startService, startTestNats, until, type ServiceProcess, type TestNats } from '@vnet/eventstore/testing';
 import { freePort } from '@vnet/natsd';
 import { internetChecksum, ipv4FromString, IP_PROTOCOL } from '@vnet/geneve';
-import { generateHostKeyPair } from '@vnet/tokens';
+import { generateHostKeyPair, parseKeyPair } from '@vnet/tokens';
 import { vnetTopology } from '@vnet/topology';
 import { UsageError, parseBenchOptions } from './options';
 
@@ -146,8 +146,10 @@ export async function run(args: readonly string[]): Promise<number> {
       await startService('authorization', nats.url, { env }),
       await startService('token-issuer', nats.url, { env: { ...env, VNET_DATA_DIR: dir } }),
     );
-    const agentA = await startService('host-agent', nats.url, { env: { ...env, VNET_HOST_ID: 'a', VNET_HOST_KEY_FILE: keyFile.A! } });
-    const agentB = await startService('host-agent', nats.url, { env: { ...env, VNET_HOST_ID: 'b', VNET_HOST_KEY_FILE: keyFile.B! } });
+    const issuerPublicKey = parseKeyPair(readFileSync(join(dir, 'keys', 'token-issuer.json'), 'utf8')).publicKey;
+    const agentEnv = (h: string) => ({ ...env, VNET_HOST_ID: h.toLowerCase(), VNET_HOST_KEY_FILE: keyFile[h]!, VNET_ISSUER_PUBLIC_KEY: issuerPublicKey });
+    const agentA = await startService('host-agent', nats.url, { env: agentEnv('A') });
+    const agentB = await startService('host-agent', nats.url, { env: agentEnv('B') });
     services.push(agentA, agentB);
     const tables = async (a: ServiceProcess) => (await fetch(`${a.health}/tables`)).json() as Promise<AgentTables>;
     await until(async () => ((await tables(agentA)).tableSize === o.pairs + 1 && (await tables(agentA)).vmKeyIds.src ? true : undefined), 'agent a programmed', 120_000);

@@ -7,7 +7,8 @@
  * delivered without a valid pair token), VNET_SNAPSHOT_EVERY, VNET_REGISTRATION_WAIT_MS, VNET_HTTP_HOST/PORT, VNET_LOG_LEVEL.
  */
 import { readFileSync } from 'node:fs';
-import { domainEventCodec } from '@vnet/events';
+import * as E from 'fp-ts/lib/Either.js';
+import { domainEventCodec, PublicKey } from '@vnet/events';
 import { EventStore } from '@vnet/eventstore';
 import { loadConfig, startServiceRuntime } from '@vnet/service-kit';
 import { parseKeyPair } from '@vnet/tokens';
@@ -27,6 +28,12 @@ const config = loadConfig({
   snapshotEvery: { env: 'VNET_SNAPSHOT_EVERY', kind: 'int', min: 0, max: 10_000_000, default: 10_000 },
   registrationWaitMs: { env: 'VNET_REGISTRATION_WAIT_MS', kind: 'int', min: 0, max: 3_600_000, default: 30_000 },
   keyFile: { env: 'VNET_HOST_KEY_FILE', kind: 'string', optional: true, doc: "the host's X25519 key pair (JSON): opens VM keys and pair tokens" },
+  issuerPublicKey: {
+    env: 'VNET_ISSUER_PUBLIC_KEY',
+    kind: 'string',
+    optional: true,
+    doc: "the token issuer's X25519 public key (base64): when set, only tokens it sealed are installed",
+  },
   tokens: { env: 'VNET_TOKENS', kind: 'bool', default: true, doc: 'pair tokens on every packet, checked before delivery (false: the pre-token data plane, for measurements)' },
   maxTokenLifetimeS: {
     env: 'VNET_TOKEN_MAX_LIFETIME_S',
@@ -37,6 +44,10 @@ const config = loadConfig({
     doc: "the longest token lifetime the issuer uses (>= its VNET_TOKEN_LIFETIME_S): longer-lived tokens are refused, and a rotated key keeps checking for this long",
   },
 });
+if (config.issuerPublicKey !== undefined && !E.isRight(PublicKey.decode(config.issuerPublicKey))) {
+  console.error(`host-agent ${config.hostId}: VNET_ISSUER_PUBLIC_KEY ${JSON.stringify(config.issuerPublicKey)} is not an X25519 public key (32 bytes in base64)`);
+  process.exit(2);
+}
 if (config.tokens && !config.keyFile) {
   console.error(`host-agent ${config.hostId}: VNET_TOKENS is on (the default) but VNET_HOST_KEY_FILE is not set: without the host's key pair no token can be opened or checked. Set VNET_HOST_KEY_FILE, or VNET_TOKENS=false to run without tokens.`);
   process.exit(2);
@@ -97,6 +108,7 @@ const flow =
         store,
         hostId: config.hostId,
         keys: hostKeys,
+        ...(config.issuerPublicKey ? { issuerPublicKey: config.issuerPublicKey } : {}),
         plane: () => dp,
         onSetup: (ms) => setup.observe(ms / 1000),
         onError: (e) => rt.log.warn({ err: e }, 'pair flow'),

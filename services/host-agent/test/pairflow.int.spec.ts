@@ -146,4 +146,29 @@ describe('pair flow (agent side)', () => {
     await flow.flushReports();
     assert.equal((await read('vnet.evt.hostrejects.h1')).length, 2, 'nothing pending: nothing written');
   });
+
+  it('with the issuer key pinned, installs only tokens the issuer sealed', async () => {
+    const issuer = generateHostKeyPair();
+    const h3 = generateHostKeyPair();
+    const got: PairRoute[] = [];
+    const plane3 = { setPair: (_v: number, _s: number, _d: number, r: PairRoute | undefined) => r && got.push(r), pairDenied: () => undefined } as unknown as DataPlane;
+    const errs: string[] = [];
+    const pinned = await startPairFlow({ store, hostId: 'h3', keys: h3, issuerPublicKey: issuer.publicKey, plane: () => plane3, onError: (e) => errs.push(e.message) });
+    try {
+      const expiry = Math.floor(Date.now() / 1000) + 300;
+      const ctx = tokenContext(PAIR, 1, expiry, '127.0.1.2:6081');
+      const issued = (token: Buffer, from?: ReturnType<typeof generateHostKeyPair>) =>
+        event('PairTokenIssued', { ...base, hostId: 'h3', dstHostId: 'h2', dstUnderlay: '127.0.1.2:6081', keyId: 1, expiry, sealedToken: seal(token, h3.publicKey, ctx, from) });
+      const good = randomBytes(16);
+      await append(issued(randomBytes(16)), issued(randomBytes(16), generateHostKeyPair()), issued(good, issuer));
+      await until(async () => (got.length > 0 ? true : undefined), 'the issuer-sealed token installed', 5000);
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(got.length, 1);
+      assert.deepEqual(got[0]!.token, good);
+      assert.equal(pinned.stats().refusedTokens, 2);
+      assert.equal(errs.filter((m) => /was not sealed by the token issuer/.test(m)).length, 2);
+    } finally {
+      await pinned.stop();
+    }
+  });
 });

@@ -13,14 +13,14 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import type { EventStore, StorableEvent } from '@vnet/eventstore';
 import { startService, startTestNats, until, type ServiceProcess, type TestNats } from '@vnet/eventstore/testing';
 import { freePort } from '@vnet/natsd';
-import { generateHostKeyPair } from '@vnet/tokens';
+import { generateHostKeyPair, parseKeyPair } from '@vnet/tokens';
 import { vnetTopology } from '@vnet/topology';
 
 export interface RunResult {
@@ -151,6 +151,8 @@ export async function startPlane(
       await startService('token-issuer', nats.url, { env: { VNET_DATA_DIR: dir, VNET_TOKEN_LIFETIME_S: String(opts.tokenLifetimeS ?? 300) } }),
     );
     const keys = new Map(hosts.map((h) => [h.hostId, generateHostKeyPair()]));
+    // Agents install only tokens sealed by this issuer (its key pair, made on its first start).
+    const issuerPublicKey = parseKeyPair(readFileSync(join(dir, 'keys', 'token-issuer.json'), 'utf8')).publicKey;
     await publish('RegionDeclared', { regionId: 'r1', name: 'Region 1' });
     await publish('DatacenterDeclared', { datacenterId: 'dc1', regionId: 'r1', name: 'DC 1' });
     for (const h of hosts) {
@@ -162,7 +164,10 @@ export async function startPlane(
     for (const n of networks) await publish('NetworkCreated', { networkId: n.networkId, projectId: 'p', vni: n.vni, cidr: n.cidr });
     for (const v of vms) await publish('VmPlaced', { ...v });
     for (const h of hosts) {
-      agents.set(h.hostId, await startService('host-agent', nats.url, { env: { VNET_HOST_ID: h.hostId, VNET_HOST_KEY_FILE: join(dir, `${h.hostId}.json`) } }));
+      agents.set(
+        h.hostId,
+        await startService('host-agent', nats.url, { env: { VNET_HOST_ID: h.hostId, VNET_HOST_KEY_FILE: join(dir, `${h.hostId}.json`), VNET_ISSUER_PUBLIC_KEY: issuerPublicKey } }),
+      );
     }
     for (const h of hosts) {
       const served = new Set(vms.filter((v) => v.hostId === h.hostId).map((v) => v.vni));

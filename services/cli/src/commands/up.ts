@@ -4,13 +4,14 @@
  * own process, seeds the demo topology, and stops all of it on Ctrl-C.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import * as E from 'fp-ts/lib/Either.js';
 import { startNatsServer, NatsServerMissing, type RunningNatsServer } from '@vnet/natsd';
 import { describeAppendError } from '@vnet/eventstore';
+import { parseKeyPair } from '@vnet/tokens';
 import { vnetTopology } from '@vnet/topology';
 import { CliError, action, connectStore } from '../connect';
 import { DEMO_FIRST_STREAM, DEMO_HOSTS, demoEvents } from '../demo';
@@ -149,10 +150,17 @@ export function registerUp(program: Command): void {
           }
           if (opts.demo) await run(seedDemo(store, join(dataDir, 'keys')));
           const hosts = opts.hosts ? opts.hosts.split(',').filter(Boolean) : opts.demo ? DEMO_HOSTS : [];
+          // Agents accept pair tokens sealed by this token issuer only (its key pair is made on its first start).
+          const issuerKeyFile = join(dataDir, 'keys', 'token-issuer.json');
+          const issuerPublicKey = existsSync(issuerKeyFile) ? parseKeyPair(readFileSync(issuerKeyFile, 'utf8'), issuerKeyFile).publicKey : undefined;
           for (const [i, hostId] of hosts.entries()) {
             if (stopping) return;
             const keyFile = join(dataDir, 'keys', `${hostId}.json`);
-            await startProcess(`host-agent-${hostId}`, HOST_AGENT_ENTRY, base + 10 + i, { VNET_HOST_ID: hostId, ...(existsSync(keyFile) ? { VNET_HOST_KEY_FILE: resolve(keyFile) } : {}) });
+            await startProcess(`host-agent-${hostId}`, HOST_AGENT_ENTRY, base + 10 + i, {
+              VNET_HOST_ID: hostId,
+              ...(existsSync(keyFile) ? { VNET_HOST_KEY_FILE: resolve(keyFile) } : {}),
+              ...(issuerPublicKey ? { VNET_ISSUER_PUBLIC_KEY: issuerPublicKey } : {}),
+            });
           }
           writeFileSync(join(dataDir, 'run.json'), JSON.stringify({ nats: url, processes: started }, null, 2));
           if (opts.demo && hosts.length > 0) {

@@ -13,7 +13,8 @@
  *   meanwhile) is not installed: the token names its authorisation (`causationId`), and the
  *   agent remembers where each authorisation and the last withdrawal of each pair stand.
  *   A token is installed only for the pair its event names (`pairId` must be the id of its
- *   VNI and addresses), and its sealing binds pair, key id, expiry and destination address.
+ *   VNI and addresses), its sealing binds pair, key id, expiry and destination address, and
+ *   with `issuerPublicKey` only a token the token issuer sealed (its key is the box's sender).
  *   The reader restarts by itself after a failure (`live.ts`).
  * - Destination side: tokens the data plane refused are summed per (reason, VNI, source,
  *   destination) and reported as sampled `TokenRejected` events on `hostrejects.<host>`:
@@ -45,6 +46,8 @@ export interface PairFlowOptions {
   readonly store: EventStore<DomainEvent>;
   readonly hostId: string;
   readonly keys: HostKeyPair;
+  /** The token issuer's public key (base64): when given, a token sealed by anyone else is not installed. */
+  readonly issuerPublicKey?: string;
   /** The data plane, once it exists (answers arriving before are ignored: nothing asked yet). */
   readonly plane: () => DataPlane | undefined;
   /** How often sampled TokenRejected events go out (ms, default 1,000). */
@@ -105,6 +108,11 @@ export async function startPairFlow(o: PairFlowOptions): Promise<PairFlow> {
         if (p.pairId !== pairIdOf(p.vni, ipv4ToInt(p.srcIp), ipv4ToInt(p.dstIp))) {
           stats.refusedTokens++;
           report(new Error(`token at position ${r.position} names pair ${p.pairId} but carries VNI ${p.vni} ${p.srcIp} -> ${p.dstIp}: not installed`));
+          return;
+        }
+        if (o.issuerPublicKey !== undefined && p.sealedToken.epk !== o.issuerPublicKey) {
+          stats.refusedTokens++;
+          report(new Error(`token for pair ${p.pairId} at position ${r.position} was not sealed by the token issuer: not installed`));
           return;
         }
         const authorized = e.causationId === null ? undefined : authorizedAt.get(e.causationId);
