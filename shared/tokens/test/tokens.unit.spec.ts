@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { generateKeyPairSync } from 'node:crypto';
+import { createCipheriv, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync } from 'node:crypto';
 import { generateHostKeyPair, mintToken, openSealed, openSealedKey, parseKeyPair, publicKeyOf, seal, sealKey, TOKEN_LENGTH, tokenMatches, UnsealError, type TokenFields } from '../src/index';
 
 const fieldsArb: fc.Arbitrary<TokenFields> = fc
@@ -81,6 +81,32 @@ describe('sealed VM keys', () => {
     const b = seal(Buffer.alloc(16, 1), host.publicKey, 'c', issuer);
     assert.notEqual(a.nonce, b.nonce, 'a fresh nonce per box');
     assert.notEqual(a.box, b.box);
+  });
+
+  it('opens boxes from a static sender made elsewhere (a reference sealing here), also once the opener has cached their key', () => {
+    // The sealing written out with node:crypto alone, as another process would do it: the
+    // opener's cache is filled by opening, never by this process sealing.
+    const sender = generateKeyPairSync('x25519');
+    const spki = sender.publicKey.export({ format: 'der', type: 'spki' });
+    const epk = spki.subarray(spki.length - 32);
+    const hostPk = Buffer.from(host.publicKey, 'base64');
+    const hostKey = createPublicKey({ key: Buffer.concat([spki.subarray(0, spki.length - 32), hostPk]), format: 'der', type: 'spki' });
+    const aead = Buffer.from(hkdfSync('sha256', diffieHellman({ privateKey: sender.privateKey, publicKey: hostKey }), Buffer.concat([epk, hostPk]), Buffer.from('vnet sealed vm key v1'), 32));
+    const box = (secret: Buffer, context: string) => {
+      const nonce = randomBytes(12);
+      const c = createCipheriv('chacha20-poly1305', aead, nonce, { authTagLength: 16 });
+      c.setAAD(Buffer.from(context), { plaintextLength: secret.length });
+      return { epk: epk.toString('base64'), nonce: nonce.toString('base64'), box: Buffer.concat([c.update(secret), c.final(), c.getAuthTag()]).toString('base64') };
+    };
+    for (let i = 0; i < 4; i++) {
+      const secret = randomBytes(16);
+      const sealed = box(secret, `pair/r${i}`);
+      assert.deepEqual(openSealed(sealed, host.privateKey, `pair/r${i}`, 16), secret, `box ${i}`);
+      const bad = Buffer.from(sealed.box, 'base64');
+      bad[0] = bad[0]! ^ 1;
+      assert.throws(() => openSealed({ ...sealed, box: bad.toString('base64') }, host.privateKey, `pair/r${i}`, 16), UnsealError);
+      assert.throws(() => openSealed(sealed, other.privateKey, `pair/r${i}`, 16), UnsealError);
+    }
   });
 
   it('host public keys derive from the private ones and have the catalogue shape', () => {
