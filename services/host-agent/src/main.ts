@@ -109,6 +109,7 @@ const flow =
         hostId: config.hostId,
         keys: hostKeys,
         ...(config.issuerPublicKey ? { issuerPublicKey: config.issuerPublicKey } : {}),
+        maxTokenLifetimeS: config.maxTokenLifetimeS,
         plane: () => dp,
         onSetup: (ms) => setup.observe(ms / 1000),
         onError: (e) => rt.log.warn({ err: e }, 'pair flow'),

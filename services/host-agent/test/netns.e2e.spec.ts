@@ -5,7 +5,8 @@
  * IP stacks talk through vnet, every packet carrying its pair's token: `ping` from one to
  * the other gets the other kernel's echo replies, a UDP exchange between sockets in the two
  * namespaces goes both ways, a policy rule denying the pair stops the ping (the source host
- * removes the pair within a second) and removing the rule restores it.
+ * removes the pair within a second, the destination host voids its tokens) and removing the
+ * rule restores it.
  *
  *   VNI 4141: ns-a 10.0.0.1 @n1 (underlay 127.0.1.41), ns-b 10.0.0.2 @n2 (127.0.1.42)
  *
@@ -96,6 +97,8 @@ describe('network namespaces as VMs on two host agents', { skip: unavailable }, 
     const tookMs = Date.now() - t0;
     assert.ok(tookMs < 1000, `the pair was removed ${tookMs} ms after the rule was published (must be < 1 s)`);
     t.diagnostic(`pair removed at the source ${tookMs} ms after the rule was published`);
+    // And the destination host voids the pair's tokens (a source ignoring the revocation gets nowhere).
+    await until(async () => ((await plane!.counter('n2', 'pair_events', 'voids')) >= 1 ? true : undefined), 'n2 voids the tokens of ns-a → ns-b', 5000);
     const denied = await nsVms.a!.exec('ping', ['-c', '4', '-i', '0.25', '-W', '1', '10.0.0.2'], 20_000);
     assert.equal(pingCounts(denied.stdout).received, 0, `no echo reply while the pair is denied: ${denied.stdout}`);
     assert.ok((await plane!.counter('n1', 'drops', 'pair-denied')) > 0, 'the echo requests were dropped at the source as denied');

@@ -36,7 +36,9 @@ const plane = {
     if (r) routes.push(r);
   },
   pairDenied: (vni: number, src: number, dst: number) => told.push(`denied ${vni}/${src}/${dst}`),
+  voidTokens: (vni: number, src: number, dst: number, upTo: number) => voided.push(`${vni}/${src}/${dst}<=${upTo}`),
 } as unknown as DataPlane;
+const voided: string[] = [];
 
 function event(type: string, payload: Record<string, unknown>, cause?: DomainEvent): DomainEvent {
   const id = crypto.randomUUID();
@@ -125,6 +127,14 @@ describe('pair flow (agent side)', () => {
     assert.equal(routes.length, before + 1, 'only the fresh token');
     assert.deepEqual(routes.at(-1)!.token, good);
     assert.equal(flow.stats().staleTokens, 1);
+  });
+
+  it('voids at this (destination) host the tokens of a pair revoked elsewhere', async () => {
+    const upTo = Math.floor(Date.now() / 1000) + 120;
+    await append(event('PairTokensVoided', { pairId: PAIR, hostId: 'h1', vni: VNI, srcIp: A, dstIp: B, voidUpTo: upTo }));
+    await until(async () => (voided.length > 0 ? true : undefined), 'the void applied', 5000);
+    assert.deepEqual(voided, [`${VNI}/${ipv4ToInt(A)}/${ipv4ToInt(B)}<=${upTo}`]);
+    assert.equal(flow.stats().voids, 1);
   });
 
   it('reports refused frames as sampled TokenRejected events, capped per interval', async () => {

@@ -117,4 +117,21 @@ describe('data plane with tokens', () => {
     send('valid again');
     assert.match((await vm.b!.recv()).toString(), /valid again/);
   });
+
+  it('after the pair is revoked, its tokens are refused at the destination even from a source that ignores the revocation', async () => {
+    const r = route();
+    a.setPair(7, A, B, undefined);
+    a.setPair(7, A, B, r);
+    send('before the revocation');
+    assert.match((await vm.b!.recv()).toString(), /before the revocation/);
+    b.voidTokens(7, A, B, r.expiry); // what PairTokensVoided does at B
+    const before = b.counters().drops['token-revoked'];
+    send('after the revocation'); // A still has the pair: a source ignoring the revocation
+    for (let i = 0; i < 100 && b.counters().drops['token-revoked'] === before; i++) await new Promise((res) => setTimeout(res, 10));
+    assert.equal(b.counters().drops['token-revoked'], before + 1);
+    await vm.b!.quiet();
+    a.setPair(7, A, B, route({ expiry: r.expiry + 1 })); // a token made after a new authorisation
+    send('authorised again');
+    assert.match((await vm.b!.recv()).toString(), /authorised again/);
+  });
 });

@@ -176,6 +176,35 @@ describe('token issuer', () => {
     assert.equal((await eventsOf(store, 'hostkeys.h1', 'VmKeyIssued')).length, 1, 'a VM that is not placed gets nothing; a is untouched');
   });
 
+  it('voids the tokens of a revoked pair at the destination host, up to the latest expiry it issued', async () => {
+    const pairId = pairIdOf(VNI, ipv4ToInt(A[1]), ipv4ToInt(B[1]));
+    const expiries = (await eventsOf(store, `hostpairs.h1.${pairId}`, 'PairTokenIssued')).map((e) => e.payload.expiry);
+    assert.ok(expiries.length >= 2, 'two tokens a→b so far');
+    const revoked = newEvent('PairRevoked', {
+      pairId,
+      hostId: mustDecode(HostId, 'h1'),
+      vni: mustDecode(Vni, VNI),
+      srcIp: mustDecode(Ipv4, A[1]),
+      dstIp: mustDecode(Ipv4, B[1]),
+      reason: 'policy',
+      ruleId: null,
+      policyVersion: mustDecode(NonNegativeInt, 1),
+    });
+    await append(store, revoked);
+    const voided = await one(store, 'hostvoids.h2', 'PairTokensVoided', 'tokens a→b voided at h2');
+    assert.deepEqual(voided.payload, { pairId, hostId: 'h2', vni: VNI, srcIp: A[1], dstIp: B[1], voidUpTo: Math.max(...expiries) });
+    assert.equal(voided.causationId, revoked.id);
+    // Allowed again at once (an authorisation stamped no later than the voided ones): the new
+    // token still expires after the void time, so the destination accepts it.
+    const again = authorized(A, B);
+    await append(store, { ...again, occurredAt: new Date((Math.max(...expiries) - LIFETIME) * 1000).toISOString() } as DomainEvent);
+    const fresh = await until(
+      async () => (await eventsOf(store, `hostpairs.h1.${pairId}`, 'PairTokenIssued')).find((e) => e.causationId === again.id),
+      'a token for the pair allowed again',
+    );
+    assert.equal(fresh.payload.expiry, Math.max(...expiries) + 1);
+  });
+
   it('the whole log holds no key and no token in plaintext (raw, base64 or hex)', async () => {
     assert.equal(secrets.length, 6);
     const forms = secrets.flatMap((s) => [s, Buffer.from(s.toString('base64')), Buffer.from(s.toString('base64url')), Buffer.from(s.toString('hex'))]);

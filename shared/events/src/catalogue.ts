@@ -39,6 +39,7 @@ export const CURRENT_VERSIONS = {
   PairDenied: 1,
   PairRevoked: 1,
   PairTokenIssued: 1,
+  PairTokensVoided: 1,
   VmKeyIssued: 1,
   TokenRejected: 1,
 } as const satisfies { readonly [K in Types]: number };
@@ -72,6 +73,7 @@ export const ENVELOPE_CODECS: EnvelopeCodecs = {
   PairDenied: envelopeCodec('PairDenied', CURRENT_VERSIONS.PairDenied, PAYLOAD_CODECS.PairDenied),
   PairRevoked: envelopeCodec('PairRevoked', CURRENT_VERSIONS.PairRevoked, PAYLOAD_CODECS.PairRevoked),
   PairTokenIssued: envelopeCodec('PairTokenIssued', CURRENT_VERSIONS.PairTokenIssued, PAYLOAD_CODECS.PairTokenIssued),
+  PairTokensVoided: envelopeCodec('PairTokensVoided', CURRENT_VERSIONS.PairTokensVoided, PAYLOAD_CODECS.PairTokensVoided),
   VmKeyIssued: envelopeCodec('VmKeyIssued', CURRENT_VERSIONS.VmKeyIssued, PAYLOAD_CODECS.VmKeyIssued),
   TokenRejected: envelopeCodec('TokenRejected', CURRENT_VERSIONS.TokenRejected, PAYLOAD_CODECS.TokenRejected),
 };
@@ -136,6 +138,7 @@ export const EVENT_DESCRIPTIONS: { readonly [K in EventType]: string } = {
   PairDenied: 'The authorization service refused a pair, with the reason, the rule (null: default) and the policy version.',
   PairRevoked: 'A live pair is no longer allowed (policy change, VM gone); the source host removes it.',
   PairTokenIssued: 'The token issuer made a token for a pair (sealed to the source host), with key id and expiry.',
+  PairTokensVoided: "A revoked pair's tokens (those expiring up to a time) no longer count at the destination host.",
   VmKeyIssued: 'A VM has a new secret key, sealed to the host that runs it and to the token issuer.',
   TokenRejected: 'A destination host dropped packets whose token it refused (sampled, with a packet count).',
 };

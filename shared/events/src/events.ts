@@ -87,6 +87,8 @@ export function streamNameOf(ev: DomainEvent): string {
     case 'PairRevoked':
     case 'PairTokenIssued':
       return `hostpairs.${ev.payload.hostId}.${ev.payload.pairId}`;
+    case 'PairTokensVoided':
+      return `hostvoids.${ev.payload.hostId}`;
     case 'VmKeyIssued':
       return `hostkeys.${ev.payload.hostId}`;
     case 'TokenRejected':
@@ -177,6 +179,10 @@ export function describeEvent(ev: DomainEvent): string {
     case 'PairTokenIssued': {
       const p = ev.payload;
       return `PairTokenIssued pair=${p.pairId} vni=${p.vni} ${p.srcIp} -> ${p.dstIp}@${p.dstUnderlay} key=${p.keyId} expires=${new Date(p.expiry * 1000).toISOString()}`;
+    }
+    case 'PairTokensVoided': {
+      const p = ev.payload;
+      return `PairTokensVoided pair=${p.pairId} at host=${p.hostId} vni=${p.vni} ${p.srcIp} -> ${p.dstIp} up to ${new Date(p.voidUpTo * 1000).toISOString()}`;
     }
     case 'VmKeyIssued': {
       const p = ev.payload;

@@ -68,6 +68,7 @@ export {
   PairRequestedPayload,
   PairRevokedPayload,
   PairTokenIssuedPayload,
+  PairTokensVoidedPayload,
   PolicyRuleRemovedPayload,
   PolicyRuleSetPayload,
   RuleAction,

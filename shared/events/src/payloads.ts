@@ -308,6 +308,23 @@ export const PairTokenIssuedPayload = closed('PairTokenIssued payload', {
 /** Payload of `PairTokenIssued`. */
 export type PairTokenIssuedPayload = t.TypeOf<typeof PairTokenIssuedPayload>;
 
+/**
+ * The pair was revoked: tokens the issuer made for it, all expiring at or before `voidUpTo`
+ * (unix seconds), no longer count at the destination host `hostId` (stream
+ * `hostvoids.<hostId>`, which that host's agent follows). A token made after a new
+ * authorisation expires later, so it is not affected.
+ */
+export const PairTokensVoidedPayload = closed('PairTokensVoided payload', {
+  pairId: PairId,
+  hostId: HostId,
+  vni: Vni,
+  srcIp: Ipv4,
+  dstIp: Ipv4,
+  voidUpTo: U32,
+});
+/** Payload of `PairTokensVoided`. */
+export type PairTokensVoidedPayload = t.TypeOf<typeof PairTokensVoidedPayload>;
+
 /** Why a VM key was issued. */
 export const KeyIssueReason = t.union([t.literal('placed'), t.literal('rotated')], 'KeyIssueReason');
 /** Why a VM key was issued. */
@@ -331,7 +348,16 @@ export type VmKeyIssuedPayload = t.TypeOf<typeof VmKeyIssuedPayload>;
 
 /** Why a destination host refused a packet's token. */
 export const TokenRejectionReason = t.union(
-  [t.literal('missing'), t.literal('forged'), t.literal('expired'), t.literal('expiry-too-far'), t.literal('wrong-host'), t.literal('wrong-vni'), t.literal('unknown-key')],
+  [
+    t.literal('missing'),
+    t.literal('forged'),
+    t.literal('expired'),
+    t.literal('expiry-too-far'),
+    t.literal('revoked'),
+    t.literal('wrong-host'),
+    t.literal('wrong-vni'),
+    t.literal('unknown-key'),
+  ],
   'TokenRejectionReason',
 );
 /** Why a token was refused. */
@@ -377,6 +403,7 @@ export const PAYLOAD_CODECS = {
   PairDenied: PairDeniedPayload,
   PairRevoked: PairRevokedPayload,
   PairTokenIssued: PairTokenIssuedPayload,
+  PairTokensVoided: PairTokensVoidedPayload,
   VmKeyIssued: VmKeyIssuedPayload,
   TokenRejected: TokenRejectedPayload,
 } as const;

@@ -83,7 +83,7 @@ describe('streamNameOf', () => {
   it('is always <context>.<id> with a subject-safe id', () =>
     fc.assert(
       fc.property(arbitraryDomainEvent, (ev) =>
-        assert.match(streamNameOf(ev), /^((region|datacenter|host|network|vm|vni|hostvms|policy|hostkeys|hostrejects)\.[a-z0-9][a-z0-9_-]{0,62}|hostpairs\.[a-z0-9][a-z0-9_-]{0,62}\.[0-9]+-[0-9a-f]{8}-[0-9a-f]{8})$/),
+        assert.match(streamNameOf(ev), /^((region|datacenter|host|network|vm|vni|hostvms|policy|hostkeys|hostrejects|hostvoids)\.[a-z0-9][a-z0-9_-]{0,62}|hostpairs\.[a-z0-9][a-z0-9_-]{0,62}\.[0-9]+-[0-9a-f]{8}-[0-9a-f]{8})$/),
       ),
     ));
 });

@@ -37,6 +37,7 @@ export const DATAPLANE_DROP_REASONS = [
   'token-forged',
   'token-expired',
   'token-expiry-too-far',
+  'token-revoked',
   'token-wrong-host',
   'token-wrong-vni',
   'token-unknown-key',
@@ -157,6 +158,8 @@ export interface DataPlane {
    * for it, in order; with undefined, removes it (a revocation: held packets dropped).
    */
   setPair(vni: number, src: number, dst: number, route: PairRoute | undefined): void;
+  /** Tokens on, destination side: the pair was revoked; its tokens expiring up to `upTo` (unix s) are refused. */
+  voidTokens(vni: number, src: number, dst: number, upTo: number): void;
   /** Tokens on: the pair was denied: held packets dropped, new ones too for a while. */
   pairDenied(vni: number, src: number, dst: number): void;
   /** Pair housekeeping (renewals, request timeouts); runs every second on its own, exposed for tests. */

@@ -425,6 +425,9 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
         underlaySocket.send([header, msg], pair.port, pair.host);
       }
     },
+    voidTokens(vni, src, dst, upTo) {
+      verifier?.void(vni, src, dst, upTo);
+    },
     pairDenied(vni, src, dst) {
       dropPair(vni, src, dst);
       if (pairFlow) act(pairFlow.denied({ vni, src, dst }, nowMs()), '', false);

@@ -17,6 +17,8 @@ export interface LiveReaderOptions {
   readonly filter: string;
   /** First position to read (default 1: the whole history of the filter). */
   readonly fromPosition?: number;
+  /** Or: the first event stored at or after this time (until one event was read). */
+  readonly fromTime?: Date;
   readonly retryMs?: number;
   readonly onError: (e: Error) => void;
 }
@@ -32,6 +34,7 @@ export interface LiveReader {
 export function startLiveReader(o: LiveReaderOptions, handle: (r: RecordedEvent<DomainEvent>) => void): LiveReader {
   const retryMs = o.retryMs ?? 1000;
   let next = o.fromPosition ?? 1;
+  let readAny = false;
   let stopped = false;
   let isDown = false;
   let restarts = 0;
@@ -46,8 +49,9 @@ export function startLiveReader(o: LiveReaderOptions, handle: (r: RecordedEvent<
     ac = new AbortController();
     const signal = ac.signal;
     current = o.store
-      .forEachEvent({ filter: o.filter, fromPosition: next, live: true, signal }, (r) => {
+      .forEachEvent({ filter: o.filter, ...(o.fromTime && !readAny ? { fromTime: o.fromTime } : { fromPosition: next }), live: true, signal }, (r) => {
         next = r.position + 1;
+        readAny = true;
         try {
           handle(r);
         } catch (e) {

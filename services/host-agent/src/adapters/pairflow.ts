@@ -16,7 +16,10 @@
  *   VNI and addresses), its sealing binds pair, key id, expiry and destination address, and
  *   with `issuerPublicKey` only a token the token issuer sealed (its key is the box's sender).
  *   The reader restarts by itself after a failure (`live.ts`).
- * - Destination side: tokens the data plane refused are summed per (reason, VNI, source,
+ * - Destination side: `PairTokensVoided` on `hostvoids.<host>` (read from one maximum token
+ *   lifetime back: older voids concern no living token) voids a revoked pair's tokens in the
+ *   data plane's verifier, so a source that ignores the revocation gets nowhere.
+ *   Tokens the data plane refused are summed per (reason, VNI, source,
  *   destination) and reported as sampled `TokenRejected` events on `hostrejects.<host>`:
  *   at most `maxReportsPerInterval` events per interval (default 16), with how many packets
  *   each stands for; what does not fit is counted (`unreported`), never queued without bound.
@@ -54,6 +57,8 @@ export interface PairFlowOptions {
   readonly reportEveryMs?: number;
   /** At most this many TokenRejected events per interval (default 16). */
   readonly maxReportsPerInterval?: number;
+  /** How far back voids are read on start, in seconds (the longest token lifetime; default 3,600). */
+  readonly maxTokenLifetimeS?: number;
   /** Each pair installed after a request of this agent: ms from the request to the token. */
   readonly onSetup?: (ms: number) => void;
   readonly onError?: (e: Error) => void;
@@ -65,7 +70,7 @@ export interface PairFlow {
   /** For the data plane's `onRejected`: counts the refused frame towards the next report. */
   rejected(reason: string, vni: number, src: number, dst: number, keyId: number): void;
   /** Requests published, answers applied, tokens not installed (withdrawn meanwhile, or not opening), reports written / not written. */
-  stats(): { requests: number; tokens: number; staleTokens: number; denials: number; revocations: number; refusedTokens: number; reports: number; unreported: number };
+  stats(): { requests: number; tokens: number; staleTokens: number; denials: number; revocations: number; voids: number; refusedTokens: number; reports: number; unreported: number };
   /** Writes the pending rejection reports now. */
   flushReports(): Promise<void>;
   /** True while its reader is restarting after a failure. */
@@ -77,7 +82,7 @@ const pairKey = (vni: number, src: number, dst: number): string => `${vni}/${src
 
 export async function startPairFlow(o: PairFlowOptions): Promise<PairFlow> {
   const hostId = mustDecode(HostId, o.hostId);
-  const stats = { requests: 0, tokens: 0, staleTokens: 0, denials: 0, revocations: 0, refusedTokens: 0, reports: 0, unreported: 0 };
+  const stats = { requests: 0, tokens: 0, staleTokens: 0, denials: 0, revocations: 0, voids: 0, refusedTokens: 0, reports: 0, unreported: 0 };
   /** Outstanding requests of this agent: pair → when asked (performance.now()). */
   const asked = new Map<string, number>();
   /** Log position of each authorisation seen, by event id, until its token comes (bounded). */
@@ -168,6 +173,23 @@ export async function startPairFlow(o: PairFlowOptions): Promise<PairFlow> {
     }
   });
 
+  // ---- destination side: voided tokens of revoked pairs
+  const voids = startLiveReader(
+    {
+      store: o.store,
+      filter: `vnet.evt.hostvoids.${o.hostId}`,
+      fromTime: new Date(Date.now() - (o.maxTokenLifetimeS ?? 3600) * 1000),
+      onError: report,
+    },
+    (r) => {
+      const e = r.event;
+      if (e.type !== 'PairTokensVoided' || e.payload.hostId !== o.hostId) return;
+      const p = e.payload;
+      o.plane()?.voidTokens(p.vni, ipv4ToInt(p.srcIp), ipv4ToInt(p.dstIp), p.voidUpTo);
+      stats.voids++;
+    },
+  );
+
   // ---- sampled rejection reports
   const reportEveryMs = o.reportEveryMs ?? 1000;
   const maxReports = o.maxReportsPerInterval ?? 16;
@@ -230,11 +252,11 @@ export async function startPairFlow(o: PairFlowOptions): Promise<PairFlow> {
     },
     stats: () => ({ ...stats }),
     flushReports,
-    down: () => reader.down(),
+    down: () => reader.down() || voids.down(),
     async stop() {
       clearInterval(timer);
       await flushReports().catch(report);
-      await reader.stop();
+      await Promise.all([reader.stop(), voids.stop()]);
     },
   };
 }

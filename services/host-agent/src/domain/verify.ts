@@ -9,6 +9,8 @@
  * - `expired`: the token's expiry has passed;
  * - `expiry-too-far`: it claims to live longer than any token the issuer makes (`maxLifetimeS`:
  *   whoever holds a leaked key cannot mint tokens that outlive its retirement);
+ * - `revoked`: the pair was revoked and the token was made before (its expiry is at or
+ *   before the pair's `voidUpTo`, see {@link TokenVerifier.void});
  * - `unknown-key`: this host holds no key with that id for the destination VM;
  * - `forged`: the MAC does not match (made with another key, for other addresses, for
  *   another host's underlay, or changed).
@@ -20,7 +22,7 @@
  */
 import { tokenMatches, TOKEN_LENGTH } from '@vnet/tokens';
 
-export type TokenRejection = 'missing' | 'forged' | 'expired' | 'expiry-too-far' | 'wrong-host' | 'wrong-vni' | 'unknown-key';
+export type TokenRejection = 'missing' | 'forged' | 'expired' | 'expiry-too-far' | 'revoked' | 'wrong-host' | 'wrong-vni' | 'unknown-key';
 
 /** What a packet says about itself. */
 export interface PacketToken {
@@ -58,6 +60,8 @@ function sameToken(a: Uint8Array, b: Uint8Array): boolean {
 export class TokenVerifier {
   /** vni → src → dst → the token that checked. */
   private readonly cache = new Map<number, Map<number, Map<number, Verified>>>();
+  /** `${vni}/${src}/${dst}` → tokens of the pair expiring at or before this (unix s) are void. */
+  private readonly voids = new Map<string, number>();
   private cached = 0;
 
   constructor(
@@ -79,6 +83,10 @@ export class TokenVerifier {
     const now = this.now();
     if (p.expiry < now) return 'expired';
     if (p.expiry > now + this.maxLifetimeS) return 'expiry-too-far';
+    if (this.voids.size > 0) {
+      const upTo = this.voids.get(`${p.vni}/${p.src}/${p.dst}`);
+      if (upTo !== undefined && p.expiry <= upTo) return 'revoked';
+    }
     const key = this.keyOf(dest.vmId, p.keyId);
     const v = this.cache.get(p.vni)?.get(p.src)?.get(p.dst);
     if (v && key && v.key === key && v.vmId === dest.vmId && v.keyId === p.keyId && v.expiry === p.expiry && sameToken(v.token, p.token)) return undefined;
@@ -106,6 +114,21 @@ export class TokenVerifier {
       if (diff === 0) return undefined;
     }
     return this.check({ kind: 'local', vmId }, { vni, src, dst, keyId, expiry, token: bytes.subarray(at + 8, at + 8 + TOKEN_LENGTH) });
+  }
+
+  /**
+   * The pair was revoked: its tokens expiring at or before `upTo` (unix s) are refused from
+   * now on, a remembered one included. A token made after a new authorisation expires later
+   * and checks as usual. Voids are forgotten once `upTo` has passed (no such token lives).
+   */
+  void(vni: number, src: number, dst: number, upTo: number): void {
+    const now = this.now();
+    if (upTo < now) return;
+    for (const [k, t] of this.voids) if (t < now) this.voids.delete(k);
+    const k = `${vni}/${src}/${dst}`;
+    this.voids.set(k, Math.max(upTo, this.voids.get(k) ?? 0));
+    const byDst = this.cache.get(vni)?.get(src);
+    if (byDst?.delete(dst)) this.cached--;
   }
 
   /** Forgets every remembered token (after a key or policy change that must take effect at once). */

@@ -101,4 +101,17 @@ describe('token verification at the destination', () => {
       { numRuns: 100 },
     );
   });
+
+  it('refuses the tokens of a revoked pair up to its void time, remembered ones included, and accepts a later one', () => {
+    const v = verifier();
+    const old = packet({ expiry: NOW + 60 });
+    assert.equal(v.check(local, old), undefined);
+    assert.equal(v.size(), 1);
+    v.void(old.vni, old.src, old.dst, NOW + 60);
+    assert.equal(v.size(), 0, 'the remembered token is forgotten');
+    assert.equal(v.check(local, old), 'revoked');
+    assert.equal(v.check(local, packet({ expiry: NOW + 30 })), 'revoked', 'an earlier one too');
+    assert.equal(v.check(local, packet({ expiry: NOW + 61 })), undefined, 'made after a new authorisation: later expiry');
+    assert.equal(v.check(local, packet({ src: 0x0a000009, expiry: NOW + 60 })), undefined, 'another pair is not affected');
+  });
 });

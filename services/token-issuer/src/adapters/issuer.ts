@@ -12,6 +12,9 @@
  *   the same way. Tokens made with the earlier key keep checking until they expire (hosts
  *   keep earlier key ids); tokens issued after it use the new key. A request for a VM that
  *   is not placed (or whose host has no public key) changes nothing, and is logged.
+ * - `PairRevoked` of a pair it made tokens for: `PairTokensVoided` on `hostvoids.<destination
+ *   host>`, voiding every token of the pair up to the latest expiry it issued, so the
+ *   destination refuses them too (a source that ignores the revocation gets nowhere).
  * - `PairAuthorized`: a token made with the destination VM's current key, valid until the
  *   authorisation's time + the token lifetime, sealed to the source host
  *   (`PairTokenIssued` on `hostpairs.<source host>.<pair>`), with the issuer's own key pair as the
@@ -26,7 +29,7 @@ import { startRunner, type DeciderSpec, type Runner } from '@vnet/runner';
 import type { Logger } from '@vnet/service-kit';
 import { keyContext, mintToken, openSealedKey, seal, sealKey, tokenContext, UnsealError, type HostKeyPair } from '@vnet/tokens';
 import { isInput, isOutput, type IssuerInput, type IssuerOutput } from '../domain/messages';
-import { evolve, expiryOf, initialState, withKey, type IssuerState } from '../domain/state';
+import { evolve, expiryOf, initialState, withIssued, withKey, type IssuerState } from '../domain/state';
 
 export interface IssuerOptions {
   /** The issuer's own X25519 key pair (its copies of VM keys are sealed to it). */
@@ -80,7 +83,7 @@ export function issuerSpec(o: IssuerOptions): DeciderSpec<IssuerState, IssuerInp
       o.log?.warn({ pairId: p.pairId, dstVm: p.dstVmId, srcHost: p.hostId }, 'no key for the destination VM or the source host: no token');
       return [];
     }
-    const expiry = expiryOf(e.occurredAt, o.tokenLifetimeS);
+    const expiry = expiryOf(e.occurredAt, o.tokenLifetimeS, s.voided.get(p.pairId));
     const t = mintToken(dstKey.key, { vni: p.vni, src: ipv4ToInt(p.srcIp), dst: ipv4ToInt(p.dstIp), dstUnderlay: p.dstUnderlay, keyId: dstKey.keyId, expiry });
     return [
       {
@@ -156,6 +159,17 @@ export function issuerSpec(o: IssuerOptions): DeciderSpec<IssuerState, IssuerInp
         }
         case 'PairAuthorized':
           return token(s, e);
+        case 'PairRevoked': {
+          const p = e.payload;
+          const issued = s.issued.get(p.pairId);
+          if (!issued) return [];
+          return [
+            {
+              type: 'PairTokensVoided',
+              payload: { pairId: p.pairId, hostId: issued.dstHostId, vni: p.vni, srcIp: p.srcIp, dstIp: p.dstIp, voidUpTo: u32(issued.maxExpiry) },
+            },
+          ];
+        }
         default:
           return [];
       }
@@ -163,6 +177,7 @@ export function issuerSpec(o: IssuerOptions): DeciderSpec<IssuerState, IssuerInp
     apply: (s, e, decisions) => {
       let next = evolve(s, e);
       for (const d of decisions) {
+        if (d.type === 'PairTokenIssued') next = withIssued(next, d.payload.pairId, d.payload.dstHostId, d.payload.expiry);
         if (d.type !== 'VmKeyIssued') continue;
         const key = fresh.get(d.payload);
         if (key) next = withKey(next, d.payload.vmId, { keyId: d.payload.keyId, hostId: d.payload.hostId, key });

@@ -4,7 +4,7 @@
  * the inputs; keys come from `VmKeyIssued` events, opened by the adapter (it holds the
  * issuer's private key), through `withKey`.
  */
-import type { HostId, PublicKey, VmId, Vni } from '@vnet/events';
+import type { HostId, PairId, PublicKey, VmId, Vni } from '@vnet/events';
 import type { IssuerInput } from './messages';
 
 /** A VM's current key. */
@@ -18,13 +18,23 @@ export interface VmKey {
   readonly key: Uint8Array | undefined;
 }
 
+/** What the issuer made for a pair: where its destination is and the latest expiry (unix s). */
+export interface IssuedPair {
+  readonly dstHostId: HostId;
+  readonly maxExpiry: number;
+}
+
 export interface IssuerState {
   readonly hosts: Map<HostId, PublicKey>;
+  /** Pairs with tokens, until revoked (their tokens are then voided at the destination). */
+  readonly issued: Map<PairId, IssuedPair>;
+  /** Revoked pairs: their tokens up to this expiry are void, so later tokens must expire after it. */
+  readonly voided: Map<PairId, number>;
   readonly vms: Map<VmId, { readonly hostId: HostId; readonly vni: Vni }>;
   readonly keys: Map<VmId, VmKey>;
 }
 
-export const initialState = (): IssuerState => ({ hosts: new Map(), vms: new Map(), keys: new Map() });
+export const initialState = (): IssuerState => ({ hosts: new Map(), issued: new Map(), voided: new Map(), vms: new Map(), keys: new Map() });
 
 /** Folds an input (updates the state it is given, like the other services' folds). */
 export function evolve(s: IssuerState, e: IssuerInput): IssuerState {
@@ -38,6 +48,12 @@ export function evolve(s: IssuerState, e: IssuerInput): IssuerState {
     case 'VmMappingRemoved':
       if (s.vms.get(e.payload.vmId)?.hostId === e.payload.hostId) s.vms.delete(e.payload.vmId);
       return s;
+    case 'PairRevoked': {
+      const issued = s.issued.get(e.payload.pairId);
+      if (issued) s.voided.set(e.payload.pairId, Math.max(issued.maxExpiry, s.voided.get(e.payload.pairId) ?? 0));
+      s.issued.delete(e.payload.pairId);
+      return s;
+    }
     case 'PairAuthorized':
     case 'VmKeyRotationRequested':
       return s;
@@ -48,6 +64,13 @@ export function evolve(s: IssuerState, e: IssuerInput): IssuerState {
   }
 }
 
+/** The state with a token made for `pairId` (to `dstHostId`, expiring at `expiry`) recorded. */
+export function withIssued(s: IssuerState, pairId: PairId, dstHostId: HostId, expiry: number): IssuerState {
+  const cur = s.issued.get(pairId);
+  s.issued.set(pairId, { dstHostId, maxExpiry: Math.max(expiry, cur?.maxExpiry ?? 0) });
+  return s;
+}
+
 /** The state with VM `vmId`'s current key set (a newer key id replaces an older one only). */
 export function withKey(s: IssuerState, vmId: VmId, k: VmKey): IssuerState {
   const cur = s.keys.get(vmId);
@@ -56,5 +79,8 @@ export function withKey(s: IssuerState, vmId: VmId, k: VmKey): IssuerState {
 }
 
 /** A token's expiry: the authorisation's time plus the lifetime, in unix seconds (so
- * deciding the same authorisation again gives the same expiry). */
-export const expiryOf = (occurredAt: string, lifetimeS: number): number => Math.floor(Date.parse(occurredAt) / 1000) + lifetimeS;
+ * deciding the same authorisation again gives the same expiry), and always after the void
+ * time of the pair's revoked tokens (a pair allowed again within the same second still
+ * gets a token its destination accepts). */
+export const expiryOf = (occurredAt: string, lifetimeS: number, voidedUpTo = 0): number =>
+  Math.max(Math.floor(Date.parse(occurredAt) / 1000) + lifetimeS, voidedUpTo + 1);

@@ -245,6 +245,7 @@ export const arbitraryPayloads: { readonly [K in EventType]: fc.Arbitrary<Payloa
     expiry: arbitraryU32,
     sealedToken: arbitrarySealedBox,
   }, plain),
+  PairTokensVoided: fc.record({ ...pairFields, voidUpTo: arbitraryU32 }, plain),
   VmKeyIssued: fc.record({
     vmId: arbitraryVmId,
     hostId: arbitraryHostId,
@@ -255,7 +256,7 @@ export const arbitraryPayloads: { readonly [K in EventType]: fc.Arbitrary<Payloa
   }, plain),
   TokenRejected: fc.record({
     hostId: arbitraryHostId,
-    reason: fc.constantFrom('missing', 'forged', 'expired', 'expiry-too-far', 'wrong-host', 'wrong-vni', 'unknown-key') as fc.Arbitrary<PayloadOf<'TokenRejected'>['reason']>,
+    reason: fc.constantFrom('missing', 'forged', 'expired', 'expiry-too-far', 'revoked', 'wrong-host', 'wrong-vni', 'unknown-key') as fc.Arbitrary<PayloadOf<'TokenRejected'>['reason']>,
     vni: arbitraryVni,
     srcIp: arbitraryIpv4,
     dstIp: arbitraryIpv4,
