@@ -32,9 +32,32 @@ export interface IssuerState {
   readonly voided: Map<PairId, number>;
   readonly vms: Map<VmId, { readonly hostId: HostId; readonly vni: Vni }>;
   readonly keys: Map<VmId, VmKey>;
+  /** Authorisations folded (every `PRUNE_EVERY`, pair records no living token needs are dropped). */
+  readonly folded: { authorizations: number };
 }
 
-export const initialState = (): IssuerState => ({ hosts: new Map(), issued: new Map(), voided: new Map(), vms: new Map(), keys: new Map() });
+/** How often (in authorisations) pair records are pruned. */
+export const PRUNE_EVERY = 1024;
+
+export const initialState = (): IssuerState => ({
+  hosts: new Map(),
+  issued: new Map(),
+  voided: new Map(),
+  vms: new Map(),
+  keys: new Map(),
+  folded: { authorizations: 0 },
+});
+
+/**
+ * Drops the pair records no living token needs at time `t` (unix s): tokens that all
+ * expired before `t` need no voiding, and a token made at `t` or later expires after any
+ * void time before `t`. By event time only, so a rebuild prunes exactly the same.
+ */
+export function prunePairs(s: IssuerState, t: number): IssuerState {
+  for (const [id, p] of s.issued) if (p.maxExpiry < t) s.issued.delete(id);
+  for (const [id, upTo] of s.voided) if (upTo < t) s.voided.delete(id);
+  return s;
+}
 
 /** Folds an input (updates the state it is given, like the other services' folds). */
 export function evolve(s: IssuerState, e: IssuerInput): IssuerState {
@@ -55,6 +78,8 @@ export function evolve(s: IssuerState, e: IssuerInput): IssuerState {
       return s;
     }
     case 'PairAuthorized':
+      if (++s.folded.authorizations % PRUNE_EVERY === 0) prunePairs(s, Math.floor(Date.parse(e.occurredAt) / 1000));
+      return s;
     case 'VmKeyRotationRequested':
       return s;
     default: {
