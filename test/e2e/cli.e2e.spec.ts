@@ -140,7 +140,9 @@ describe('vnet CLI', () => {
       }
       assert.equal(keys, 2, `host agent ${a + 1} holds the keys of its 2 VMs`);
     }
-    for (const h of ['h1', 'h2', 'h3', 'h4']) assert.match(status, new RegExp(`${h}\\s+active\\s+\\S+\\s+127\\.0\\.1\\.\\d:6081\\s+2\\s+8\\s+8\\s`), status);
+    // Columns: host, status, region, underlay, VMs, table size from the log and from the agent, pairs installed.
+    for (const h of ['h1', 'h2', 'h3', 'h4']) assert.match(status, new RegExp(`${h}\\s+active\\s+\\S+\\s+127\\.0\\.1\\.\\d:6081\\s+2\\s+8\\s+8\\s+\\d+\\s`), status);
+    assert.match(status, /table \(agent\)\s+pairs/, 'a pairs column');
 
     // A valid event is published and stored; a bad one is refused and nothing is written.
     const good = join(dataDir, 'good.json');

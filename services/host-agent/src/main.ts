@@ -64,6 +64,7 @@ const rt = await startServiceRuntime({
         hostId: t.hostId,
         servedVnis: servedVnis(t),
         tableSize: tableSize(t),
+        pairs: dp?.pairCount() ?? 0,
         vmKeyIds: keyring?.keyIds() ?? {},
         vms: dp?.vmPorts() ?? [],
         tunnels: Object.fromEntries([...t.vnis].map(([vni, v]) => [vni, Object.fromEntries(v.tunnels)])),

@@ -19,7 +19,7 @@ interface HostRow {
 export function registerStatus(program: Command): void {
   program
     .command('status')
-    .description('Show hosts, the VMs on each host and tunnel table sizes (from the log, and from running agents).')
+    .description('Show hosts, the VMs on each host, tunnel table sizes (from the log, and from running agents) and the pairs each agent has installed.')
     .option('--nats <url>', 'NATS server (default: $NATS_URL, then the one `vnet up` runs, then nats://127.0.0.1:4222)')
     .option('--data-dir <dir>', 'the folder of `vnet up` (for its run.json)', process.env.VNET_HOME ?? '.vnet')
     .action(
@@ -49,22 +49,24 @@ export function registerStatus(program: Command): void {
         } finally {
           await store.close();
         }
-        const out: string[] = [`${'host'.padEnd(8)} ${'status'.padEnd(8)} ${'region'.padEnd(10)} ${'underlay'.padEnd(20)} ${'vms'.padStart(4)} ${'table (log)'.padStart(12)} ${'table (agent)'.padStart(14)}  vms`];
+        const out: string[] = [`${'host'.padEnd(8)} ${'status'.padEnd(8)} ${'region'.padEnd(10)} ${'underlay'.padEnd(20)} ${'vms'.padStart(4)} ${'table (log)'.padStart(12)} ${'table (agent)'.padStart(14)} ${'pairs'.padStart(6)}  vms`];
         for (const [hostId, h] of [...hosts].sort(([a], [b]) => a.localeCompare(b))) {
           const vnis = new Set([...h.vms.values()].map((v) => v.vni));
           const expected = [...vnis].reduce((n, vni) => n + (mappings.get(vni)?.size ?? 0), 0);
           let agent = '-';
+          let pairs = '-';
           const url = run?.processes[`host-agent-${hostId}`];
           if (url) {
             try {
-              const t = (await (await fetch(`${url}/tables`, { signal: AbortSignal.timeout(1000) })).json()) as { tableSize: number };
+              const t = (await (await fetch(`${url}/tables`, { signal: AbortSignal.timeout(1000) })).json()) as { tableSize: number; pairs?: number };
               agent = String(t.tableSize);
+              pairs = t.pairs === undefined ? '-' : String(t.pairs);
             } catch {
               agent = 'down';
             }
           }
           const list = [...h.vms].map(([vm, v]) => `${vm}(${v.ip}/${v.vni})`).join(' ');
-          out.push(`${hostId.padEnd(8)} ${h.status.padEnd(8)} ${h.region.padEnd(10)} ${h.underlay.padEnd(20)} ${String(h.vms.size).padStart(4)} ${String(expected).padStart(12)} ${agent.padStart(14)}  ${list}`);
+          out.push(`${hostId.padEnd(8)} ${h.status.padEnd(8)} ${h.region.padEnd(10)} ${h.underlay.padEnd(20)} ${String(h.vms.size).padStart(4)} ${String(expected).padStart(12)} ${agent.padStart(14)} ${pairs.padStart(6)}  ${list}`);
         }
         if (hosts.size === 0) out.push('(no hosts registered yet)');
         if (undecodable > 0) out.push(`\n${undecodable} record(s) in the log could not be decoded (see \`vnet tail\`)`);
