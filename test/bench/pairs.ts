@@ -27,9 +27,10 @@ import { decodeEvent, domainEventCodec, pairIdOf, streamNameOf, type DomainEvent
 import { LOG_STREAM, type EventStore } from '@vnet/eventstore';
 import { startService, startTestNats, until, type ServiceProcess, type TestNats } from '@vnet/eventstore/testing';
 import { freePort } from '@vnet/natsd';
-import { internetChecksum, ipv4FromString, IP_PROTOCOL } from '@vnet/geneve';
+import { ipv4FromString } from '@vnet/geneve';
 import { generateHostKeyPair, parseKeyPair } from '@vnet/tokens';
 import { vnetTopology } from '@vnet/topology';
+import { ipv4Packet } from '../../services/host-agent/test/support';
 import { UsageError, parseBenchOptions } from './options';
 
 const VNI = 8001;
@@ -58,21 +59,6 @@ function event(type: string, payload: Record<string, unknown>, schemaVersion = 1
   const d = decodeEvent({ type, schemaVersion, id, causationId: null, correlationId: id, occurredAt: new Date().toISOString(), payload });
   if (E.isLeft(d)) throw new Error(`bench event ${type}: ${JSON.stringify(d.left)}`);
   return d.right;
-}
-
-function ipv4Packet(src: string, dst: string, body: string): Buffer {
-  const b = Buffer.from(body);
-  const p = Buffer.alloc(20 + b.length);
-  p[0] = 0x45;
-  p.writeUInt16BE(p.length, 2);
-  p.writeUInt16BE(0x4000, 6);
-  p[8] = 64;
-  p[9] = IP_PROTOCOL.UDP;
-  p.writeUInt32BE(ipv4FromString(src)!, 12);
-  p.writeUInt32BE(ipv4FromString(dst)!, 16);
-  p.writeUInt16BE(internetChecksum(p, 0, 20), 10);
-  b.copy(p, 20);
-  return p;
 }
 
 const bind = (host: string): Promise<Socket> =>

@@ -314,14 +314,7 @@ export type PairTokenIssuedPayload = t.TypeOf<typeof PairTokenIssuedPayload>;
  * `hostvoids.<hostId>`, which that host's agent follows). A token made after a new
  * authorisation expires later, so it is not affected.
  */
-export const PairTokensVoidedPayload = closed('PairTokensVoided payload', {
-  pairId: PairId,
-  hostId: HostId,
-  vni: Vni,
-  srcIp: Ipv4,
-  dstIp: Ipv4,
-  voidUpTo: U32,
-});
+export const PairTokensVoidedPayload = closed('PairTokensVoided payload', { ...PAIR_FIELDS, voidUpTo: U32 });
 /** Payload of `PairTokensVoided`. */
 export type PairTokensVoidedPayload = t.TypeOf<typeof PairTokensVoidedPayload>;
 

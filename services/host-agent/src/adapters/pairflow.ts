@@ -155,8 +155,10 @@ export async function startPairFlow(o: PairFlowOptions): Promise<PairFlow> {
         const p = e.payload;
         if (p.hostId !== o.hostId) return;
         bounded(withdrawnAt, p.pairId, r.position);
-        asked.delete(pairKey(p.vni, ipv4ToInt(p.srcIp), ipv4ToInt(p.dstIp)));
-        plane.pairDenied(p.vni, ipv4ToInt(p.srcIp), ipv4ToInt(p.dstIp));
+        const src = ipv4ToInt(p.srcIp);
+        const dst = ipv4ToInt(p.dstIp);
+        asked.delete(pairKey(p.vni, src, dst));
+        plane.pairDenied(p.vni, src, dst);
         stats.denials++;
         return;
       }
