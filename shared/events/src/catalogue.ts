@@ -42,6 +42,17 @@ export const CURRENT_VERSIONS = {
   PairTokensVoided: 1,
   VmKeyIssued: 1,
   TokenRejected: 1,
+  MigrationRequested: 1,
+  MigrationStarted: 1,
+  VmKeyShared: 1,
+  MigrationTargetReady: 1,
+  MigrationSwitching: 1,
+  VmMoved: 1,
+  MigrationTrafficArrived: 1,
+  MigrationForwardingEnded: 1,
+  MigrationCompleted: 1,
+  MigrationFailed: 1,
+  MigrationDeadlinePassed: 1,
 } as const satisfies { readonly [K in Types]: number };
 
 /** The envelope codec type of every event type at its current version. */
@@ -76,6 +87,17 @@ export const ENVELOPE_CODECS: EnvelopeCodecs = {
   PairTokensVoided: envelopeCodec('PairTokensVoided', CURRENT_VERSIONS.PairTokensVoided, PAYLOAD_CODECS.PairTokensVoided),
   VmKeyIssued: envelopeCodec('VmKeyIssued', CURRENT_VERSIONS.VmKeyIssued, PAYLOAD_CODECS.VmKeyIssued),
   TokenRejected: envelopeCodec('TokenRejected', CURRENT_VERSIONS.TokenRejected, PAYLOAD_CODECS.TokenRejected),
+  MigrationRequested: envelopeCodec('MigrationRequested', CURRENT_VERSIONS.MigrationRequested, PAYLOAD_CODECS.MigrationRequested),
+  MigrationStarted: envelopeCodec('MigrationStarted', CURRENT_VERSIONS.MigrationStarted, PAYLOAD_CODECS.MigrationStarted),
+  VmKeyShared: envelopeCodec('VmKeyShared', CURRENT_VERSIONS.VmKeyShared, PAYLOAD_CODECS.VmKeyShared),
+  MigrationTargetReady: envelopeCodec('MigrationTargetReady', CURRENT_VERSIONS.MigrationTargetReady, PAYLOAD_CODECS.MigrationTargetReady),
+  MigrationSwitching: envelopeCodec('MigrationSwitching', CURRENT_VERSIONS.MigrationSwitching, PAYLOAD_CODECS.MigrationSwitching),
+  VmMoved: envelopeCodec('VmMoved', CURRENT_VERSIONS.VmMoved, PAYLOAD_CODECS.VmMoved),
+  MigrationTrafficArrived: envelopeCodec('MigrationTrafficArrived', CURRENT_VERSIONS.MigrationTrafficArrived, PAYLOAD_CODECS.MigrationTrafficArrived),
+  MigrationForwardingEnded: envelopeCodec('MigrationForwardingEnded', CURRENT_VERSIONS.MigrationForwardingEnded, PAYLOAD_CODECS.MigrationForwardingEnded),
+  MigrationCompleted: envelopeCodec('MigrationCompleted', CURRENT_VERSIONS.MigrationCompleted, PAYLOAD_CODECS.MigrationCompleted),
+  MigrationFailed: envelopeCodec('MigrationFailed', CURRENT_VERSIONS.MigrationFailed, PAYLOAD_CODECS.MigrationFailed),
+  MigrationDeadlinePassed: envelopeCodec('MigrationDeadlinePassed', CURRENT_VERSIONS.MigrationDeadlinePassed, PAYLOAD_CODECS.MigrationDeadlinePassed),
 };
 
 /** Every domain event, as deciders and projections see it: the current version, decoded. */
@@ -105,6 +127,7 @@ export const EXTERNAL_EVENT_TYPES = [
   'VmDeleted',
   'VmTagged',
   'VmKeyRotationRequested',
+  'MigrationRequested',
   'PolicyRuleSet',
   'PolicyRuleRemoved',
 ] as const satisfies ReadonlyArray<EventType>;
@@ -141,6 +164,17 @@ export const EVENT_DESCRIPTIONS: { readonly [K in EventType]: string } = {
   PairTokensVoided: "A revoked pair's tokens (those expiring up to a time) no longer count at the destination host.",
   VmKeyIssued: 'A VM has a new secret key, sealed to the host that runs it and to the token issuer.',
   TokenRejected: 'A destination host dropped packets whose token it refused (sampled, with a packet count).',
+  MigrationRequested: 'An operator asks for a VM to move to another host and keep its address (a live migration).',
+  MigrationStarted: 'The migration service accepted a migration: the target host exists, is active and has room.',
+  VmKeyShared: "The token issuer sealed a migrating VM's current key to the target host, so the target checks the tokens sources already hold.",
+  MigrationTargetReady: "The target host's agent holds the migrating VM's key and is ready to take the VM.",
+  MigrationSwitching: 'The migration service orders the switch of a VM to its target host.',
+  VmMoved: 'A VM now runs on another host at the same address; the source forwards to it for a grace period.',
+  MigrationTrafficArrived: 'The target host delivered the first packet to a VM after its switch (the end of the blackout).',
+  MigrationForwardingEnded: 'The source host stopped forwarding for a moved VM at the end of the grace period.',
+  MigrationCompleted: 'A migration is over, with the time of each step, the blackout and what the source forwarded.',
+  MigrationFailed: 'A migration did not happen, or was rolled back, at a step, with the reason; the VM stays on its source host.',
+  MigrationDeadlinePassed: "A migration's step took longer than its deadline (the migration service's clock).",
 };
 
 /** True when `s` names an event type of the catalogue. */

@@ -93,6 +93,20 @@ export function streamNameOf(ev: DomainEvent): string {
       return `hostkeys.${ev.payload.hostId}`;
     case 'TokenRejected':
       return `hostrejects.${ev.payload.hostId}`;
+    case 'VmMoved':
+      return `vni.${ev.payload.vni}`;
+    case 'VmKeyShared':
+      return `hostkeys.${ev.payload.hostId}`;
+    case 'MigrationRequested':
+    case 'MigrationStarted':
+    case 'MigrationTargetReady':
+    case 'MigrationSwitching':
+    case 'MigrationTrafficArrived':
+    case 'MigrationForwardingEnded':
+    case 'MigrationCompleted':
+    case 'MigrationFailed':
+    case 'MigrationDeadlinePassed':
+      return `migration.${ev.payload.migrationId}`;
     default:
       return assertNever(ev);
   }
@@ -192,6 +206,32 @@ export function describeEvent(ev: DomainEvent): string {
       const p = ev.payload;
       return `TokenRejected host=${p.hostId} reason=${p.reason} vni=${p.vni} ${p.srcIp} -> ${p.dstIp} key=${p.keyId} packets=${p.packets}`;
     }
+    case 'MigrationRequested':
+      return `MigrationRequested migration=${ev.payload.migrationId} vm=${ev.payload.vmId} to=${ev.payload.toHostId}`;
+    case 'MigrationStarted':
+    case 'MigrationSwitching':
+    case 'VmMoved': {
+      const p = ev.payload;
+      return `${ev.type} migration=${p.migrationId} vm=${p.vmId} vni=${p.vni} ip=${p.ip} ${p.fromHostId} -> ${p.toHostId}`;
+    }
+    case 'VmKeyShared':
+      return `VmKeyShared migration=${ev.payload.migrationId} vm=${ev.payload.vmId} host=${ev.payload.hostId} key=${ev.payload.keyId}`;
+    case 'MigrationTargetReady':
+      return `MigrationTargetReady migration=${ev.payload.migrationId} vm=${ev.payload.vmId} host=${ev.payload.hostId} key=${ev.payload.keyId}`;
+    case 'MigrationTrafficArrived':
+      return `MigrationTrafficArrived migration=${ev.payload.migrationId} vm=${ev.payload.vmId} host=${ev.payload.hostId} at=${ev.payload.firstPacketAt}`;
+    case 'MigrationForwardingEnded':
+      return `MigrationForwardingEnded migration=${ev.payload.migrationId} vm=${ev.payload.vmId} host=${ev.payload.hostId} forwarded=${ev.payload.forwarded}`;
+    case 'MigrationCompleted': {
+      const p = ev.payload;
+      return `MigrationCompleted migration=${p.migrationId} vm=${p.vmId} ${p.fromHostId} -> ${p.toHostId} blackout=${p.blackoutMs === null ? 'n/a' : `${p.blackoutMs}ms`} forwarded=${p.forwarded ?? 'n/a'}`;
+    }
+    case 'MigrationFailed': {
+      const p = ev.payload;
+      return `MigrationFailed migration=${p.migrationId} vm=${p.vmId} to=${p.toHostId} step=${p.step} reason=${p.reason}${p.rolledBack ? ' rolled-back' : ''} (${p.detail})`;
+    }
+    case 'MigrationDeadlinePassed':
+      return `MigrationDeadlinePassed migration=${ev.payload.migrationId} step=${ev.payload.step} after=${ev.payload.afterMs}ms`;
     default:
       return assertNever(ev);
   }

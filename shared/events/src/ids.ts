@@ -107,6 +107,13 @@ export const PositiveInt = t.brand(t.number, (n): n is t.Branded<number, Positiv
 /** A safe integer of at least 1. */
 export type PositiveInt = t.TypeOf<typeof PositiveInt>;
 
+/** Brand of {@link MigrationId}. */
+export interface MigrationIdBrand { readonly MigrationId: unique symbol }
+/** Id of one live migration (chosen by whoever asks for it; `vnet migrate` makes one). */
+export const MigrationId = t.brand(t.string, (s): s is t.Branded<string, MigrationIdBrand> => isAggregateId(s), 'MigrationId');
+/** Id of a live migration; a NATS subject token. */
+export type MigrationId = t.TypeOf<typeof MigrationId>;
+
 /** Brand of {@link RuleId}. */
 export interface RuleIdBrand { readonly RuleId: unique symbol }
 /** Id of a policy rule. */

@@ -4,7 +4,7 @@
  */
 import * as t from 'io-ts';
 import { closed } from './closed';
-import { DatacenterId, DisplayName, HostId, NetworkId, NonNegativeInt, PairId, PositiveInt, ProjectId, RegionId, RuleId, Tag, U32, VmId } from './ids';
+import { DatacenterId, DisplayName, HostId, IsoTimestamp, MigrationId, NetworkId, NonNegativeInt, PairId, PositiveInt, ProjectId, RegionId, RuleId, Tag, U32, VmId } from './ids';
 import { Base64, Cidr, Ipv4, PublicKey, UnderlayAddress, Vni } from './net';
 
 /** A region exists (idempotent: declaring it again with the same name changes nothing). */
@@ -372,6 +372,147 @@ export const TokenRejectedPayload = closed('TokenRejected payload', {
 /** Payload of `TokenRejected`. */
 export type TokenRejectedPayload = t.TypeOf<typeof TokenRejectedPayload>;
 
+// ---------------------------------------------------------------------------------------------
+// Live migration (stream `migration.<migrationId>`, except `VmMoved` on `vni.<vni>` and the
+// target's copy of the key on `hostkeys.<host>`).
+
+/** An operator or an external scheduler asks for VM `vmId` to move to host `toHostId`. */
+export const MigrationRequestedPayload = closed('MigrationRequested payload', { migrationId: MigrationId, vmId: VmId, toHostId: HostId }, { reason: t.string });
+/** Payload of `MigrationRequested`. */
+export type MigrationRequestedPayload = t.TypeOf<typeof MigrationRequestedPayload>;
+
+/** Where a migrating VM is and goes: the fields every step repeats. */
+const MIGRATION_FIELDS = {
+  migrationId: MigrationId,
+  vmId: VmId,
+  vni: Vni,
+  ip: Ipv4,
+  fromHostId: HostId,
+  toHostId: HostId,
+} as const;
+
+/** The migration service accepted a request: the target exists, is active and has room. */
+export const MigrationStartedPayload = closed('MigrationStarted payload', { ...MIGRATION_FIELDS, fromUnderlay: UnderlayAddress, toUnderlay: UnderlayAddress });
+/** Payload of `MigrationStarted`. */
+export type MigrationStartedPayload = t.TypeOf<typeof MigrationStartedPayload>;
+
+/** The token issuer sealed the VM's current key to the target host too (so the target checks
+ * the tokens sources already hold), on `hostkeys.<hostId>`. */
+export const VmKeySharedPayload = closed('VmKeyShared payload', {
+  migrationId: MigrationId,
+  vmId: VmId,
+  hostId: HostId,
+  keyId: U32,
+  sealedForHost: SealedBox,
+});
+/** Payload of `VmKeyShared`. */
+export type VmKeySharedPayload = t.TypeOf<typeof VmKeySharedPayload>;
+
+/** The target host's agent holds the VM's key and is ready to take the VM. */
+export const MigrationTargetReadyPayload = closed('MigrationTargetReady payload', { migrationId: MigrationId, vmId: VmId, hostId: HostId, keyId: U32 });
+/** Payload of `MigrationTargetReady`. */
+export type MigrationTargetReadyPayload = t.TypeOf<typeof MigrationTargetReadyPayload>;
+
+/** The migration service orders the switch (to the mapping service); the source forwards for `graceMs` after it. */
+export const MigrationSwitchingPayload = closed('MigrationSwitching payload', { ...MIGRATION_FIELDS, graceMs: PositiveInt });
+/** Payload of `MigrationSwitching`. */
+export type MigrationSwitchingPayload = t.TypeOf<typeof MigrationSwitchingPayload>;
+
+/**
+ * The switch: virtual IP `ip` in `vni` is now VM `vmId` on `toHostId` at `toUnderlay` (the
+ * mapping service, on `vni.<vni>`). For `graceMs` the source host forwards what still reaches
+ * it to the target, and the target accepts tokens made for the source's address.
+ */
+export const VmMovedPayload = closed('VmMoved payload', {
+  ...MIGRATION_FIELDS,
+  fromUnderlay: UnderlayAddress,
+  toUnderlay: UnderlayAddress,
+  graceMs: PositiveInt,
+});
+/** Payload of `VmMoved`. */
+export type VmMovedPayload = t.TypeOf<typeof VmMovedPayload>;
+
+/** The target delivered the first packet to the VM after the switch (the end of the blackout). */
+export const MigrationTrafficArrivedPayload = closed('MigrationTrafficArrived payload', { migrationId: MigrationId, vmId: VmId, hostId: HostId, firstPacketAt: IsoTimestamp });
+/** Payload of `MigrationTrafficArrived`. */
+export type MigrationTrafficArrivedPayload = t.TypeOf<typeof MigrationTrafficArrivedPayload>;
+
+/** The source stopped forwarding for the VM at the end of the grace period: what it forwarded. */
+export const MigrationForwardingEndedPayload = closed('MigrationForwardingEnded payload', {
+  migrationId: MigrationId,
+  vmId: VmId,
+  hostId: HostId,
+  forwarded: NonNegativeInt,
+});
+/** Payload of `MigrationForwardingEnded`. */
+export type MigrationForwardingEndedPayload = t.TypeOf<typeof MigrationForwardingEndedPayload>;
+
+/** When each step happened (null: did not happen, or not reported). */
+export const MigrationSteps = closed('MigrationSteps', {
+  requestedAt: IsoTimestamp,
+  startedAt: IsoTimestamp,
+  keySharedAt: t.union([IsoTimestamp, t.null]),
+  targetReadyAt: t.union([IsoTimestamp, t.null]),
+  switchedAt: t.union([IsoTimestamp, t.null]),
+  firstPacketAt: t.union([IsoTimestamp, t.null]),
+  forwardingEndedAt: t.union([IsoTimestamp, t.null]),
+});
+/** Step times of a migration. */
+export type MigrationSteps = t.TypeOf<typeof MigrationSteps>;
+
+/** The migration is over: the VM runs on the target; the blackout from the events (switch to
+ * first packet delivered at the target; null when no packet came) and what the source forwarded. */
+export const MigrationCompletedPayload = closed('MigrationCompleted payload', {
+  ...MIGRATION_FIELDS,
+  steps: MigrationSteps,
+  blackoutMs: t.union([NonNegativeInt, t.null]),
+  forwarded: t.union([NonNegativeInt, t.null]),
+});
+/** Payload of `MigrationCompleted`. */
+export type MigrationCompletedPayload = t.TypeOf<typeof MigrationCompletedPayload>;
+
+/** Why a migration did not happen or was rolled back. */
+export const MigrationFailureReason = t.union(
+  [
+    t.literal('unknown-vm'),
+    t.literal('unknown-host'),
+    t.literal('host-drained'),
+    t.literal('host-removed'),
+    t.literal('same-host'),
+    t.literal('out-of-capacity'),
+    t.literal('already-migrating'),
+    t.literal('target-unresponsive'),
+  ],
+  'MigrationFailureReason',
+);
+/** Why a migration failed. */
+export type MigrationFailureReason = t.TypeOf<typeof MigrationFailureReason>;
+
+/**
+ * The migration failed at `step` with a reason; the VM stays (or is back) on its source host.
+ * `rolledBack`: steps had been taken (the key shared with the target) and were undone.
+ */
+export const MigrationFailedPayload = closed('MigrationFailed payload', {
+  migrationId: MigrationId,
+  vmId: VmId,
+  toHostId: HostId,
+  step: t.union([t.literal('requested'), t.literal('started'), t.literal('key-shared')], 'MigrationStep'),
+  reason: MigrationFailureReason,
+  detail: t.string,
+  rolledBack: t.boolean,
+});
+/** Payload of `MigrationFailed`. */
+export type MigrationFailedPayload = t.TypeOf<typeof MigrationFailedPayload>;
+
+/** The migration service's clock: a migration's step took longer than its deadline. */
+export const MigrationDeadlinePassedPayload = closed('MigrationDeadlinePassed payload', {
+  migrationId: MigrationId,
+  step: t.union([t.literal('started'), t.literal('key-shared'), t.literal('switched')], 'MigrationDeadlineStep'),
+  afterMs: PositiveInt,
+});
+/** Payload of `MigrationDeadlinePassed`. */
+export type MigrationDeadlinePassedPayload = t.TypeOf<typeof MigrationDeadlinePassedPayload>;
+
 /** The current payload codec of every event type. Adding an event starts here. */
 export const PAYLOAD_CODECS = {
   RegionDeclared: RegionDeclaredPayload,
@@ -399,4 +540,15 @@ export const PAYLOAD_CODECS = {
   PairTokensVoided: PairTokensVoidedPayload,
   VmKeyIssued: VmKeyIssuedPayload,
   TokenRejected: TokenRejectedPayload,
+  MigrationRequested: MigrationRequestedPayload,
+  MigrationStarted: MigrationStartedPayload,
+  VmKeyShared: VmKeySharedPayload,
+  MigrationTargetReady: MigrationTargetReadyPayload,
+  MigrationSwitching: MigrationSwitchingPayload,
+  VmMoved: VmMovedPayload,
+  MigrationTrafficArrived: MigrationTrafficArrivedPayload,
+  MigrationForwardingEnded: MigrationForwardingEndedPayload,
+  MigrationCompleted: MigrationCompletedPayload,
+  MigrationFailed: MigrationFailedPayload,
+  MigrationDeadlinePassed: MigrationDeadlinePassedPayload,
 } as const;

@@ -31,6 +31,7 @@ import {
   ProjectId,
   RegionId,
   RuleId,
+  MigrationId,
   Tag,
   U32,
   VmId,
@@ -112,6 +113,7 @@ export const arbitraryPositiveInt = via(PositiveInt, fc.integer({ min: 1, max: 1
 
 /** Any valid policy rule id. */
 export const arbitraryRuleId = via(RuleId, rawId);
+export const arbitraryMigrationId = via(MigrationId, rawId);
 /** Any valid VM tag. */
 export const arbitraryTag = via(Tag, rawId);
 /** Any pair id (VNI, two addresses). */
@@ -142,6 +144,7 @@ export const arbitrarySealedBox = fc.record(
 );
 
 const pairFields = { pairId: arbitraryPairId, hostId: arbitraryHostId, vni: arbitraryVni, srcIp: arbitraryIpv4, dstIp: arbitraryIpv4 };
+const migrationFields = { migrationId: arbitraryMigrationId, vmId: arbitraryVmId, vni: arbitraryVni, ip: arbitraryIpv4, fromHostId: arbitraryHostId, toHostId: arbitraryHostId };
 
 /** A valid current-version payload of every event type. */
 export const arbitraryPayloads: { readonly [K in EventType]: fc.Arbitrary<PayloadOf<K>> } = {
@@ -262,6 +265,42 @@ export const arbitraryPayloads: { readonly [K in EventType]: fc.Arbitrary<Payloa
     dstIp: arbitraryIpv4,
     keyId: arbitraryU32,
     packets: arbitraryPositiveInt,
+  }, plain),
+  MigrationRequested: fc.record({ migrationId: arbitraryMigrationId, vmId: arbitraryVmId, toHostId: arbitraryHostId, reason: fc.string({ maxLength: 60 }) }, { requiredKeys: ['migrationId', 'vmId', 'toHostId'], noNullPrototype: true }),
+  MigrationStarted: fc.record({ ...migrationFields, fromUnderlay: arbitraryUnderlayAddress, toUnderlay: arbitraryUnderlayAddress }, plain),
+  VmKeyShared: fc.record({ migrationId: arbitraryMigrationId, vmId: arbitraryVmId, hostId: arbitraryHostId, keyId: arbitraryU32, sealedForHost: arbitrarySealedBox }, plain),
+  MigrationTargetReady: fc.record({ migrationId: arbitraryMigrationId, vmId: arbitraryVmId, hostId: arbitraryHostId, keyId: arbitraryU32 }, plain),
+  MigrationSwitching: fc.record({ ...migrationFields, graceMs: arbitraryPositiveInt }, plain),
+  VmMoved: fc.record({ ...migrationFields, fromUnderlay: arbitraryUnderlayAddress, toUnderlay: arbitraryUnderlayAddress, graceMs: arbitraryPositiveInt }, plain),
+  MigrationTrafficArrived: fc.record({ migrationId: arbitraryMigrationId, vmId: arbitraryVmId, hostId: arbitraryHostId, firstPacketAt: arbitraryIsoTimestamp }, plain),
+  MigrationForwardingEnded: fc.record({ migrationId: arbitraryMigrationId, vmId: arbitraryVmId, hostId: arbitraryHostId, forwarded: arbitraryNonNegativeInt }, plain),
+  MigrationCompleted: fc.record({
+    ...migrationFields,
+    steps: fc.record({
+      requestedAt: arbitraryIsoTimestamp,
+      startedAt: arbitraryIsoTimestamp,
+      keySharedAt: fc.option(arbitraryIsoTimestamp, { nil: null }),
+      targetReadyAt: fc.option(arbitraryIsoTimestamp, { nil: null }),
+      switchedAt: fc.option(arbitraryIsoTimestamp, { nil: null }),
+      firstPacketAt: fc.option(arbitraryIsoTimestamp, { nil: null }),
+      forwardingEndedAt: fc.option(arbitraryIsoTimestamp, { nil: null }),
+    }, plain),
+    blackoutMs: fc.option(arbitraryNonNegativeInt, { nil: null }),
+    forwarded: fc.option(arbitraryNonNegativeInt, { nil: null }),
+  }, plain),
+  MigrationFailed: fc.record({
+    migrationId: arbitraryMigrationId,
+    vmId: arbitraryVmId,
+    toHostId: arbitraryHostId,
+    step: fc.constantFrom('requested', 'started', 'key-shared') as fc.Arbitrary<PayloadOf<'MigrationFailed'>['step']>,
+    reason: fc.constantFrom('unknown-vm', 'unknown-host', 'host-drained', 'host-removed', 'same-host', 'out-of-capacity', 'already-migrating', 'target-unresponsive') as fc.Arbitrary<PayloadOf<'MigrationFailed'>['reason']>,
+    detail: fc.string({ maxLength: 60 }),
+    rolledBack: fc.boolean(),
+  }, plain),
+  MigrationDeadlinePassed: fc.record({
+    migrationId: arbitraryMigrationId,
+    step: fc.constantFrom('started', 'key-shared', 'switched') as fc.Arbitrary<PayloadOf<'MigrationDeadlinePassed'>['step']>,
+    afterMs: arbitraryPositiveInt,
   }, plain),
 };
 
