@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { registerAudit } from './commands/audit';
 import { registerHostAgent } from './commands/hostAgent';
 import { registerKeys } from './commands/keys';
+import { registerMigrate } from './commands/migrate';
 import { registerPublish } from './commands/publish';
 import { registerStatus } from './commands/status';
 import { registerTail } from './commands/tail';
@@ -27,6 +28,7 @@ registerStatus(program);
 registerHostAgent(program);
 registerAudit(program);
 registerKeys(program);
+registerMigrate(program);
 
 program.addHelpText(
   'after',

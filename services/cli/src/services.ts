@@ -21,6 +21,7 @@ const ALL: readonly Omit<ServiceDef, 'entry'>[] = [
   { name: 'mapping', portOffset: 2 },
   { name: 'authorization', portOffset: 3 },
   { name: 'token-issuer', portOffset: 4 },
+  { name: 'migration', portOffset: 5 },
 ];
 
 /** The services whose entry point exists in this checkout. */

@@ -16,6 +16,7 @@ import { createDataPlane, type DataPlane } from './adapters/dataplane';
 import { startKeyring, type Keyring } from './adapters/keyring';
 import { startFollowing } from './adapters/follow';
 import { startPairFlow } from './adapters/pairflow';
+import { migrationPart } from './adapters/migration';
 import { Histogram } from 'prom-client';
 import { hostAgentMetrics } from './adapters/metrics';
 import { desiredFrom } from './domain/desired';
@@ -91,9 +92,17 @@ async function underlayOf(): Promise<string> {
   }
 }
 
+const migration = migrationPart({ store, hostId: config.hostId, plane: () => dp, onError: (e) => rt.log.warn({ err: e }, 'migration') });
 const hostKeys = config.keyFile ? parseKeyPair(readFileSync(config.keyFile, 'utf8'), config.keyFile) : undefined;
 if (hostKeys) {
-  const ring = startKeyring({ store, hostId: config.hostId, keys: hostKeys, maxTokenLifetimeS: config.maxTokenLifetimeS, onError: (e) => rt.log.error({ err: e }, 'keyring') });
+  const ring = startKeyring({
+    store,
+    hostId: config.hostId,
+    keys: hostKeys,
+    maxTokenLifetimeS: config.maxTokenLifetimeS,
+    onError: (e) => rt.log.error({ err: e }, 'keyring'),
+    onShared: (e) => migration.keyShared(e),
+  });
   keyring = ring;
   rt.onShutdown(() => ring.stop(), { name: 'keyring' });
 } else rt.log.warn('no VNET_HOST_KEY_FILE: VM keys sealed to this host are not opened');
@@ -145,6 +154,7 @@ const follower = await startFollowing({
     );
   },
   onError: (e) => rt.log.error({ err: e }, 'following the log failed'),
+  onMoved: (e) => migration.moved(e),
 });
 tables = () => follower.tables();
 rt.onShutdown(() => follower.stop(), { name: 'follower' });

@@ -92,6 +92,8 @@ export interface AgentTables {
   vmKeyIds: Record<string, number[]>;
   tableSize: number;
   servedVnis: number[];
+  /** VNI → virtual IP → where that VM runs. */
+  tunnels: Record<string, Record<string, { vmId: string; hostId: string; underlay: string }>>;
 }
 
 export interface Plane {
@@ -105,11 +107,14 @@ export interface Plane {
   vmPort(vm: PlaneVm): Promise<string>;
   /** Publishes an external event through the gateway, as an external system would. */
   publish(type: string, payload: Record<string, unknown>, schemaVersion?: number): Promise<void>;
+  /** A host agent's process (to stop it, as a dying host would). */
+  agent(hostId: string): ServiceProcess;
   stop(): Promise<void>;
 }
 
 /**
- * Starts nats-server, gateway, mapping, authorization, the token issuer and one host agent
+ * Starts nats-server, gateway, mapping, authorization, the token issuer (and, when asked,
+ * the migration service) and one host agent
  * per host (each with its own X25519 key pair in a temporary folder); publishes the region,
  * the hosts (underlay on a free port of their 127.0.1.x address, public key), the networks
  * and the VMs as an external system would, and waits until every agent has programmed its
@@ -121,7 +126,7 @@ export async function startPlane(
   hosts: readonly PlaneHost[],
   networks: readonly PlaneNetwork[],
   vms: readonly PlaneVm[],
-  opts: { readonly tokenLifetimeS?: number } = {},
+  opts: { readonly tokenLifetimeS?: number; readonly migration?: { readonly graceMs: number; readonly prepareTimeoutMs: number } } = {},
 ): Promise<Plane> {
   const services: ServiceProcess[] = [];
   const agents = new Map<string, ServiceProcess>();
@@ -150,6 +155,10 @@ export async function startPlane(
       await startService('authorization', nats.url),
       await startService('token-issuer', nats.url, { env: { VNET_DATA_DIR: dir, VNET_TOKEN_LIFETIME_S: String(opts.tokenLifetimeS ?? 300) } }),
     );
+    if (opts.migration) {
+      const env = { VNET_MIGRATION_GRACE_MS: String(opts.migration.graceMs), VNET_MIGRATION_PREPARE_TIMEOUT_MS: String(opts.migration.prepareTimeoutMs) };
+      services.push(await startService('migration', nats.url, { env }));
+    }
     const keys = new Map(hosts.map((h) => [h.hostId, generateHostKeyPair()]));
     // Agents install only tokens sealed by this issuer (its key pair, made on its first start).
     const issuerPublicKey = parseKeyPair(readFileSync(join(dir, 'keys', 'token-issuer.json'), 'utf8')).publicKey;
@@ -200,6 +209,7 @@ export async function startPlane(
       return `127.0.0.1:${port}`;
     },
     publish,
+    agent: (hostId) => agents.get(hostId)!,
     stop,
   };
 }

@@ -397,12 +397,15 @@ export const MigrationStartedPayload = closed('MigrationStarted payload', { ...M
 export type MigrationStartedPayload = t.TypeOf<typeof MigrationStartedPayload>;
 
 /** The token issuer sealed the VM's current key to the target host too (so the target checks
- * the tokens sources already hold), on `hostkeys.<hostId>`. */
+ * the tokens sources already hold, made for `fromUnderlay`), on `hostkeys.<hostId>`. */
 export const VmKeySharedPayload = closed('VmKeyShared payload', {
   migrationId: MigrationId,
   vmId: VmId,
   hostId: HostId,
   keyId: U32,
+  vni: Vni,
+  ip: Ipv4,
+  fromUnderlay: UnderlayAddress,
   sealedForHost: SealedBox,
 });
 /** Payload of `VmKeyShared`. */

@@ -97,6 +97,37 @@ export function decide(s: AuthState, e: AuthInput): readonly AuthOutput[] {
         return p ? [revoke(p, 'vm-gone', null, s.policyVersion)] : [];
       });
     }
+    case 'VmMoved': {
+      // The live pairs to the VM follow it: authorised again, same rule, with its new host
+      // (the sources get tokens for the new address and switch their endpoint). Pairs from
+      // it stay with the source host's agent until they expire: the VM's new host asks for
+      // its own on the first packet.
+      const p = e.payload;
+      const ids = s.pairsByVm.get(p.vmId);
+      const moved = s.vms.get(p.vmId);
+      if (!ids || !moved || moved.ip !== p.ip || moved.vni !== p.vni) return NOTHING;
+      const out: AuthOutput[] = [];
+      for (const id of [...ids].sort()) {
+        const pair = s.pairs.get(id);
+        if (!pair || pair.dstVmId !== p.vmId) continue;
+        out.push(
+          output('PairAuthorized', {
+            pairId: pair.pairId,
+            hostId: pair.hostId,
+            vni: pair.vni,
+            srcIp: pair.srcIp,
+            dstIp: pair.dstIp,
+            policyVersion: s.policyVersion as NonNegativeInt,
+            srcVmId: pair.srcVmId,
+            dstVmId: pair.dstVmId,
+            dstHostId: p.toHostId,
+            dstUnderlay: p.toUnderlay,
+            ruleId: pair.ruleId,
+          }),
+        );
+      }
+      return out;
+    }
     case 'NetworkCreated':
     case 'VmMappingAdded':
       return NOTHING;

@@ -10,6 +10,7 @@ export const INPUT_TYPES = [
   'NetworkCreated',
   'VmMappingAdded',
   'VmMappingRemoved',
+  'VmMoved',
   'VmTagged',
   'PolicyRuleSet',
   'PolicyRuleRemoved',

@@ -27,6 +27,8 @@ export interface LivePair {
   readonly srcIp: Ipv4;
   readonly dstIp: Ipv4;
   readonly dstVmId: VmId;
+  /** The rule that allowed it (null: the same-network default). */
+  readonly ruleId: RuleId | null;
 }
 
 export interface AuthState {
@@ -103,6 +105,12 @@ export function evolve(s: AuthState, f: AuthFact): AuthState {
       if (s.byAddress.get(addressKey(p.vni, p.ip)) === p.vmId) s.byAddress.delete(addressKey(p.vni, p.ip));
       return s;
     }
+    case 'VmMoved': {
+      const p = f.payload;
+      const vm = s.vms.get(p.vmId);
+      if (vm && vm.ip === p.ip && vm.vni === p.vni) s.vms.set(p.vmId, { ...vm, hostId: p.toHostId, underlay: p.toUnderlay });
+      return s;
+    }
     case 'VmTagged':
       s.tags.set(f.payload.vmId, new Set(f.payload.tags));
       return s;
@@ -121,7 +129,7 @@ export function evolve(s: AuthState, f: AuthFact): AuthState {
     case 'PairAuthorized': {
       const p = f.payload;
       dropPair(s, p.pairId);
-      s.pairs.set(p.pairId, { pairId: p.pairId, hostId: p.hostId, vni: p.vni, srcVmId: p.srcVmId, srcIp: p.srcIp, dstIp: p.dstIp, dstVmId: p.dstVmId });
+      s.pairs.set(p.pairId, { pairId: p.pairId, hostId: p.hostId, vni: p.vni, srcVmId: p.srcVmId, srcIp: p.srcIp, dstIp: p.dstIp, dstVmId: p.dstVmId, ruleId: p.ruleId });
       linkPair(s, p.srcVmId, p.pairId);
       linkPair(s, p.dstVmId, p.pairId);
       return s;

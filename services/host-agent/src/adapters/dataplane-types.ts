@@ -64,6 +64,8 @@ export interface DataPlaneCounters {
   pairRequests: number;
   pairTokens: number;
   pairReleased: number;
+  /** Live migration: frames for VMs that left, sent on to their new host. */
+  forwardedPackets: number;
   drops: Record<DropReason, number>;
 }
 
@@ -158,6 +160,19 @@ export interface DataPlane {
    * for it, in order; with undefined, removes it (a revocation: held packets dropped).
    */
   setPair(vni: number, src: number, dst: number, route: PairRoute | undefined): void;
+  /**
+   * Live migration, source side: VM (`vni`, `ip` as u32) left this host for `toUnderlay`.
+   * Frames for it that still come here are sent on there, unchanged, until `untilMs` (unix
+   * ms); then `ended` gets how many were.
+   */
+  forwardMoved(m: { readonly vni: number; readonly ip: number; readonly toUnderlay: string; readonly untilMs: number }, ended: (forwarded: number) => void): void;
+  /**
+   * Live migration, target side: VM `vmId` moves here from the host at `fromUnderlay`. Until
+   * `untilMs` (the latest call sets it) its tokens made for that host count here too; packets
+   * for it (`vni`, `ip` as u32) that come before its port is open or it attaches are held; `arrived` (of the first call that gives
+   * one) gets the time of the first packet delivered to it.
+   */
+  receiveMoved(m: { readonly vmId: string; readonly vni: number; readonly ip: number; readonly fromUnderlay: string; readonly untilMs: number }, arrived?: (atMs: number) => void): void;
   /** Tokens on, destination side: the pair was revoked; its tokens expiring up to `upTo` (unix s) are refused. */
   voidTokens(vni: number, src: number, dst: number, upTo: number): void;
   /** Tokens on: the pair was denied: held packets dropped, new ones too for a while. */
@@ -216,5 +231,6 @@ export const zeroCounters = (): DataPlaneCounters => ({
   pairRequests: 0,
   pairTokens: 0,
   pairReleased: 0,
+  forwardedPackets: 0,
   drops: Object.fromEntries(DATAPLANE_DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>,
 });

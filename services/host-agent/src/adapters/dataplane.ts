@@ -69,6 +69,22 @@ interface VmPort {
   peerHost: string | undefined;
   peerPort: number;
   pinned: boolean;
+  /** Live migration: the VM moved here; called with the time of the first packet delivered to it. */
+  arrival: ((atMs: number) => void) | undefined;
+  /** Live migration: packets for the VM that came before it attached here (at most HOLD_FOR_MOVED). */
+  held: Buffer[] | undefined;
+}
+
+/** Packets held for a VM that moved here, until it attaches (about a quarter second at 1,000/s). */
+const HOLD_FOR_MOVED = 256;
+
+/** Live migration, source side: where frames for a VM that left go during the grace period. */
+interface Forward {
+  readonly host: string;
+  readonly port: number;
+  readonly untilMs: number;
+  forwarded: number;
+  readonly ended: (forwarded: number) => void;
 }
 
 interface Route {
@@ -101,6 +117,13 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
   const pairs = new Map<number, Map<number, Map<number, { header: Buffer; host: string; port: number; expiresMs: number; used: boolean }>>>();
   let closed = false;
   let chain: Promise<unknown> = Promise.resolve();
+  /** Live migration, source side: (VNI, u32 IP) of VMs that left → where to forward their frames. */
+  const forwards = new Map<number, Map<number, Forward>>();
+  /** Live migration, target side: VMs moving here whose port is not open yet → their arrival
+   * callback and the packets (checked) that came for them meanwhile. */
+  const pendingArrivals = new Map<string, { readonly vni: number; readonly ip: number; readonly arrived: (atMs: number) => void; readonly held: Buffer[] }>();
+  /** The same, by (VNI, u32 IP). */
+  const pendingByAddress = new Map<number, Map<number, string>>();
 
   const underlaySocket = await bindUdp(addr.host, addr.port);
   const bound = underlaySocket.address();
@@ -128,12 +151,51 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
   /** Sends `bytes[offset..]` to the VM's peer. */
   const deliver = (vm: VmPort, bytes: Buffer, offset: number): void => {
     if (vm.peerHost === undefined) {
-      drops['vm-not-attached']++;
+      // A VM moving here by live migration: hold what comes before it attaches.
+      if (vm.arrival !== undefined && (vm.held ??= []).length < HOLD_FOR_MOVED) vm.held.push(offset === 0 ? bytes : bytes.subarray(offset));
+      else drops['vm-not-attached']++;
       return;
     }
     c.vmTxPackets++;
     c.vmTxBytes += bytes.length - offset;
     vm.socket.send(offset === 0 ? bytes : bytes.subarray(offset), vm.peerPort, vm.peerHost);
+    if (vm.arrival !== undefined) {
+      const arrived = vm.arrival;
+      vm.arrival = undefined;
+      arrived(Date.now());
+    }
+  };
+
+  /** The VM attached: what was held for it goes out, in order. */
+  const releaseHeld = (vm: VmPort): void => {
+    const held = vm.held ?? [];
+    vm.held = undefined;
+    for (const p of held) deliver(vm, p, 0);
+  };
+
+  /** Ends the forwarding of (vni, ip): reports what was forwarded. */
+  const endForward = (vni: number, ip: number): void => {
+    const m = forwards.get(vni);
+    const f = m?.get(ip);
+    if (!m || !f) return;
+    m.delete(ip);
+    if (m.size === 0) forwards.delete(vni);
+    f.ended(f.forwarded);
+  };
+  /** Live migration, source side: sends a frame for a VM that left on to its new host. */
+  const forwarded = (vni: number, ip: number, msg: Buffer): boolean => {
+    const f = forwards.get(vni)?.get(ip);
+    if (!f) return false;
+    if (Date.now() >= f.untilMs) {
+      endForward(vni, ip);
+      return false;
+    }
+    f.forwarded++;
+    c.forwardedPackets++;
+    c.underlayTxPackets++;
+    c.underlayTxBytes += msg.length;
+    underlaySocket.send(msg, f.port, f.host);
+    return true;
   };
 
   const fromVm = (vm: VmPort, msg: Buffer, rinfo: RemoteInfo): void => {
@@ -142,6 +204,7 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
     if (!vm.pinned && (vm.peerPort !== rinfo.port || vm.peerHost !== rinfo.address)) {
       vm.peerHost = rinfo.address;
       vm.peerPort = rinfo.port;
+      if (vm.held) releaseHeld(vm);
     }
     if (checkIpv4Header(msg, 0) !== undefined) {
       drops['bad-inner']++;
@@ -225,6 +288,21 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
       return;
     }
     const vm = localByVni.get(frame.vni)?.get(frame.innerDst);
+    // A VM that left by live migration: the frame goes on to its new host as it came (that
+    // host checks its token), for the grace period.
+    if (!vm && forwards.size > 0 && forwarded(frame.vni, frame.innerDst, msg)) return;
+    // A VM moving here whose port is not open yet: checked, then held for it.
+    if (!vm && pendingByAddress.size > 0) {
+      const vmId = pendingByAddress.get(frame.vni)?.get(frame.innerDst);
+      const pending = vmId === undefined ? undefined : pendingArrivals.get(vmId);
+      if (vmId !== undefined && pending) {
+        const refused = verifier?.checkFrame(vmId, frame.vni, frame.innerSrc, frame.innerDst, msg, frame.tokenOffset);
+        if (refused !== undefined) drops[`token-${refused}`]++;
+        else if (pending.held.length < HOLD_FOR_MOVED) pending.held.push(msg.subarray(frame.innerOffset));
+        else drops['vm-not-attached']++;
+        return;
+      }
+    }
     if (verifier) {
       const t = frame.tokenOffset;
       const refused = vm
@@ -270,7 +348,13 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
 
   const openVm = async (vmId: string, vni: number, ip: string, ipNum: number): Promise<VmPort> => {
     const socket = await bindUdp(vmPortHost, fixedPorts[vmId] ?? 0);
-    const vm: VmPort = { vmId, vni, ip, ipNum, socket, port: socket.address().port, peerHost: undefined, peerPort: 0, pinned: false };
+    const pending = pendingArrivals.get(vmId);
+    const vm: VmPort = { vmId, vni, ip, ipNum, socket, port: socket.address().port, peerHost: undefined, peerPort: 0, pinned: false, arrival: pending?.arrived, held: pending?.held.length ? pending.held : undefined };
+    if (pending) {
+      pendingArrivals.delete(vmId);
+      pendingByAddress.get(pending.vni)?.delete(pending.ip);
+      if (pendingByAddress.get(pending.vni)?.size === 0) pendingByAddress.delete(pending.vni);
+    }
     socket.on('error', onSendError);
     socket.on('message', (msg, rinfo) => fromVm(vm, msg, rinfo));
     return vm;
@@ -390,6 +474,7 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
       vm.peerHost = p.host;
       vm.peerPort = p.port;
       vm.pinned = true;
+      if (vm.held) releaseHeld(vm);
     },
     vmPorts() {
       return [...vms.values()]
@@ -423,6 +508,30 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
         c.underlayTxPackets++;
         c.underlayTxBytes += VNET_HEADER_LENGTH + msg.length;
         underlaySocket.send([header, msg], pair.port, pair.host);
+      }
+    },
+    forwardMoved(m, ended) {
+      const to = parseHostPort(m.toUnderlay);
+      if (!to) throw new Error(`dataplane: bad forwarding address ${m.toUnderlay}`);
+      let byIp = forwards.get(m.vni);
+      if (!byIp) forwards.set(m.vni, (byIp = new Map()));
+      if (byIp.has(m.ip)) return; // the same move again (a replayed event)
+      byIp.set(m.ip, { host: to.host, port: to.port, untilMs: m.untilMs, forwarded: 0, ended });
+      // Ends on time even when nothing comes (a frame after the end ends it too).
+      setTimeout(() => endForward(m.vni, m.ip), Math.max(0, m.untilMs - Date.now())).unref();
+    },
+    receiveMoved(m, arrived) {
+      const until = Math.ceil(m.untilMs / 1000);
+      verifier?.acceptMoved(m.vmId, m.fromUnderlay, until);
+      setTimeout(() => verifier?.endMoved(m.vmId), Math.max(0, m.untilMs - Date.now()) + 1000).unref();
+      if (!arrived) return;
+      const vm = vms.get(m.vmId);
+      if (vm) vm.arrival ??= arrived;
+      else if (!pendingArrivals.has(m.vmId)) {
+        pendingArrivals.set(m.vmId, { vni: m.vni, ip: m.ip, arrived, held: [] });
+        let byIp = pendingByAddress.get(m.vni);
+        if (!byIp) pendingByAddress.set(m.vni, (byIp = new Map()));
+        byIp.set(m.ip, m.vmId);
       }
     },
     voidTokens(vni, src, dst, upTo) {
@@ -460,6 +569,9 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
       closed = true;
       clearInterval(ticker);
       await chain;
+      forwards.clear();
+      pendingArrivals.clear();
+      pendingByAddress.clear();
       const all = [underlaySocket, ...[...vms.values()].map((v) => v.socket)];
       vms.clear();
       localByVni.clear();

@@ -6,7 +6,7 @@
  * saves a new snapshot every `snapshotEvery` events, so a restart reads only the tail.
  */
 import { performance } from 'node:perf_hooks';
-import type { DomainEvent } from '@vnet/events';
+import type { DomainEvent, EventOf } from '@vnet/events';
 import type { EventStore, RecordedEvent } from '@vnet/eventstore';
 import { decodeTables, encodeTables } from '../domain/snapshot';
 import { evolve, initialTables, servedVnis, type HostTables, type TableEvent } from '../domain/table';
@@ -23,6 +23,8 @@ export interface FollowOptions {
   /** Called (coalesced, at most once per event-loop turn) after the tables changed. */
   readonly onChange?: (tables: HostTables) => void;
   readonly onError?: (e: unknown) => void;
+  /** Each `VmMoved` folded (replayed ones too: the callee looks at the time), after the tables took it. */
+  readonly onMoved?: (moved: EventOf<'VmMoved'>) => void;
 }
 
 export interface Follower {
@@ -49,6 +51,8 @@ function toTableEvent(r: RecordedEvent<DomainEvent>): TableEvent | undefined {
     case 'VmMappingAdded':
     case 'VmMappingRemoved':
       return { type: e.type, payload: e.payload, position: r.position } as TableEvent;
+    case 'VmMoved':
+      return { type: e.type, payload: e.payload, position: r.position };
     default:
       return undefined;
   }
@@ -56,6 +60,13 @@ function toTableEvent(r: RecordedEvent<DomainEvent>): TableEvent | undefined {
 
 /** How long a failed reader waits before it starts again. */
 const RETRY_MS = 1000;
+
+/**
+ * How long the reader of a VNI no longer served keeps reading, for `VmMoved` only: when a
+ * host's last VM of a VNI migrates away, the detach (on `hostvms.<host>`) may be read before
+ * the switch (on `vni.<vni>`), and the source must still see the switch to forward.
+ */
+const LINGER_MS = 5000;
 
 export async function startFollowing(o: FollowOptions): Promise<Follower> {
   const name = o.snapshotName ?? `host-tables.${o.hostId}`;
@@ -82,6 +93,8 @@ export async function startFollowing(o: FollowOptions): Promise<Follower> {
   let changeScheduled = false;
   const waiters = new Set<() => void>();
   const readers = new Map<number, AbortController>();
+  /** Readers of VNIs no longer served, still passing on `VmMoved` for a while. */
+  const lingering = new Map<number, AbortController>();
   const loops = new Set<Promise<void>>();
   const hostAbort = new AbortController();
   let stopped = false;
@@ -102,6 +115,7 @@ export async function startFollowing(o: FollowOptions): Promise<Follower> {
     const e = toTableEvent(r);
     if (!e) return;
     tables = evolve(tables, e);
+    if (r.event.type === 'VmMoved') o.onMoved?.(r.event);
     folded++;
     sinceSnapshot++;
     if (o.snapshotEvery !== 0 && sinceSnapshot >= (o.snapshotEvery ?? 10_000) && !saving) {
@@ -118,7 +132,16 @@ export async function startFollowing(o: FollowOptions): Promise<Follower> {
   /** Starts a reader for each newly served VNI and stops the readers of dropped ones. */
   const syncReaders = () => {
     const served = new Set(servedVnis(tables));
-    for (const [vni, ac] of readers) if (!served.has(vni)) (ac.abort(), readers.delete(vni));
+    for (const [vni, ac] of readers) {
+      if (served.has(vni)) continue;
+      readers.delete(vni);
+      lingering.get(vni)?.abort();
+      lingering.set(vni, ac);
+      setTimeout(() => {
+        ac.abort();
+        if (lingering.get(vni) === ac) lingering.delete(vni);
+      }, LINGER_MS).unref();
+    }
     for (const vni of served) {
       if (readers.has(vni)) continue;
       const ac = new AbortController();
@@ -139,7 +162,10 @@ export async function startFollowing(o: FollowOptions): Promise<Follower> {
             },
           },
           (r) => {
-            if (readers.get(vni) === ac) fold(r); // else dropped meanwhile: a newer reader owns this VNI
+            if (readers.get(vni) === ac) fold(r);
+            // Dropped meanwhile: a newer reader owns this VNI's table; a lingering one only
+            // passes on switches.
+            else if (lingering.get(vni) === ac && r.event.type === 'VmMoved') o.onMoved?.(r.event);
           },
         ).catch((e: unknown) => {
           if (ac.signal.aborted || stopped) return;
@@ -192,7 +218,9 @@ export async function startFollowing(o: FollowOptions): Promise<Follower> {
       stopped = true;
       hostAbort.abort();
       for (const ac of readers.values()) ac.abort();
+      for (const ac of lingering.values()) ac.abort();
       readers.clear();
+      lingering.clear();
       await Promise.allSettled([...loops]);
       await saving;
     },

@@ -1,6 +1,8 @@
 /**
  * The host's keyring: the secret keys of the VMs it runs, from `VmKeyIssued` on
- * `hostkeys.<host>` (the only subject it reads them from), opened with the host's X25519
+ * `hostkeys.<host>` (the only subject it reads them from), and of the VMs migrating to it
+ * (`VmKeyShared`: the key the VM has now, so tokens made for it check here after the
+ * switch), opened with the host's X25519
  * private key. A sealed key that does not open (sealed to another host, for another context,
  * changed, or hostile) is refused and reported, never guessed, and the reader goes on.
  *
@@ -13,7 +15,7 @@
  * Keys live in memory only; `/tables` and metrics show key ids, never bytes. The reader
  * restarts by itself when it fails (`live.ts`).
  */
-import type { DomainEvent } from '@vnet/events';
+import type { DomainEvent, EventOf } from '@vnet/events';
 import type { EventStore } from '@vnet/eventstore';
 import { keyContext, openSealedKey, UnsealError, type HostKeyPair } from '@vnet/tokens';
 import { startLiveReader } from './live';
@@ -46,6 +48,8 @@ export interface KeyringOptions {
   /** Unix ms now (default: the clock). */
   readonly now?: () => number;
   readonly onError?: (e: Error) => void;
+  /** A migrating VM's key was shared with this host (`VmKeyShared`) and opened: the agent says it is ready. */
+  readonly onShared?: (shared: EventOf<'VmKeyShared'>) => void;
 }
 
 interface HeldKey {
@@ -97,7 +101,7 @@ export function startKeyring(o: KeyringOptions): Keyring {
   };
   const reader = startLiveReader({ store: o.store, filter: `vnet.evt.hostkeys.${o.hostId}`, onError: (e) => o.onError?.(e) }, (r) => {
     const e = r.event;
-    if (e.type !== 'VmKeyIssued' || e.payload.hostId !== o.hostId) return;
+    if ((e.type !== 'VmKeyIssued' && e.type !== 'VmKeyShared') || e.payload.hostId !== o.hostId) return;
     const p = e.payload;
     let key: Buffer;
     try {
@@ -122,6 +126,7 @@ export function startKeyring(o: KeyringOptions): Keyring {
       count--;
     }
     for (const w of waiters) w();
+    if (e.type === 'VmKeyShared') o.onShared?.(e);
   });
   return ring;
 }

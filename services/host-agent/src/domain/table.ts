@@ -2,7 +2,8 @@
  * The host agent's tables, as a pure fold of its slice of the log:
  * - `local`: the VMs this host runs (from `hostvms.<host>`: HostVmAttached / HostVmDetached);
  * - `vnis`: for each VNI with at least one local VM, the tunnel table
- *   (virtual IP → VM, host, underlay address) from `vni.<vni>` (VmMappingAdded / Removed),
+ *   (virtual IP → VM, host, underlay address) from `vni.<vni>` (VmMappingAdded / Removed, and
+ *   VmMoved: a live migration's switch),
  *   with the position of the last event folded for that VNI.
  * A VNI is served from its first local VM to its last; dropping it forgets its table (a
  * later re-attach reads `vni.<vni>` again from the start). Tables of different VNIs do not
@@ -21,13 +22,15 @@ import { ipToU32, TunnelTable } from './tunnels';
 export interface Attached { readonly hostId: string; readonly vmId: string; readonly vni: number; readonly ip: string }
 export interface MappingAdded { readonly vni: number; readonly ip: string; readonly vmId: string; readonly hostId: string; readonly underlay: string }
 export interface MappingRemoved { readonly vni: number; readonly ip: string; readonly vmId: string; readonly hostId: string }
+export interface Moved { readonly vni: number; readonly ip: string; readonly vmId: string; readonly toHostId: string; readonly toUnderlay: string }
 
 /** What the fold reads, with the log position it was stored at. */
 export type TableEvent =
   | { readonly type: 'HostVmAttached'; readonly payload: Attached; readonly position: number }
   | { readonly type: 'HostVmDetached'; readonly payload: Attached; readonly position: number }
   | { readonly type: 'VmMappingAdded'; readonly payload: MappingAdded; readonly position: number }
-  | { readonly type: 'VmMappingRemoved'; readonly payload: MappingRemoved; readonly position: number };
+  | { readonly type: 'VmMappingRemoved'; readonly payload: MappingRemoved; readonly position: number }
+  | { readonly type: 'VmMoved'; readonly payload: Moved; readonly position: number };
 
 /** One tunnel table entry. */
 export interface Tunnel {
@@ -79,6 +82,15 @@ export function evolve(s: HostTables, e: TableEvent): HostTables {
       if (ip < 0) return s; // the catalogue only lets canonical addresses through
       if (e.type === 'VmMappingAdded') t.tunnels.setU32(ip, e.payload.vmId, e.payload.hostId, e.payload.underlay);
       else t.tunnels.deleteU32(ip, e.payload.vmId);
+      return s;
+    }
+    case 'VmMoved': {
+      // A live migration's switch: the same address, another host.
+      const t = s.vnis.get(e.payload.vni);
+      if (!t || e.position <= t.position) return s;
+      t.position = e.position;
+      const ip = ipToU32(e.payload.ip);
+      if (ip >= 0) t.tunnels.setU32(ip, e.payload.vmId, e.payload.toHostId, e.payload.toUnderlay);
       return s;
     }
     default: {

@@ -13,7 +13,8 @@
  *   before the pair's `voidUpTo`, see {@link TokenVerifier.void});
  * - `unknown-key`: this host holds no key with that id for the destination VM;
  * - `forged`: the MAC does not match (made with another key, for other addresses, for
- *   another host's underlay, or changed).
+ *   another host's underlay, or changed). For a VM that moved here by live migration, a
+ *   token made for its source host's underlay counts during the grace period (`acceptMoved`).
  * A token that checked once is remembered per (VNI, source, destination) with its key id,
  * expiry, bytes, destination VM and the key it checked with, so the steady state compares 16
  * bytes instead of computing an HMAC; a remembered token counts only for the same VM and
@@ -63,6 +64,8 @@ export class TokenVerifier {
   /** `${vni}/${src}/${dst}` → tokens of the pair expiring at or before this (unix s) are void. */
   private readonly voids = new Map<string, number>();
   private cached = 0;
+  /** VMs that moved here by live migration: the source host's underlay, accepted until (unix s). */
+  private readonly arrivals = new Map<string, { readonly underlay: string; readonly until: number }>();
 
   constructor(
     /** This host's underlay address, as tokens bind it. */
@@ -92,7 +95,12 @@ export class TokenVerifier {
     if (v && key && v.key === key && v.vmId === dest.vmId && v.keyId === p.keyId && v.expiry === p.expiry && sameToken(v.token, p.token)) return undefined;
     if (!key) return 'unknown-key';
     const fields = { vni: p.vni, src: p.src, dst: p.dst, dstUnderlay: this.underlay, keyId: p.keyId, expiry: p.expiry };
-    if (!tokenMatches(key, fields, p.token)) return 'forged';
+    if (!tokenMatches(key, fields, p.token)) {
+      // A VM that just moved here: tokens made for its source host still count for the grace
+      // period (sent here by the source, or by senders that switched early).
+      const moved = this.arrivals.size > 0 ? this.arrivals.get(dest.vmId) : undefined;
+      if (!moved || now > moved.until || !tokenMatches(key, { ...fields, dstUnderlay: moved.underlay }, p.token)) return 'forged';
+    }
     this.remember(p, dest.vmId, key);
     return undefined;
   }
@@ -129,6 +137,25 @@ export class TokenVerifier {
     this.voids.set(k, Math.max(upTo, this.voids.get(k) ?? 0));
     const byDst = this.cache.get(vni)?.get(src);
     if (byDst?.delete(dst)) this.cached--;
+  }
+
+  /**
+   * VM `vmId` moved here from the host at `fromUnderlay`: until `until` (unix s) a token made
+   * for that address counts as one made for this host (the key it checks with is still the
+   * VM's). After that, such tokens are `forged` again; remembered ones are forgotten.
+   */
+  acceptMoved(vmId: string, fromUnderlay: string, until: number): void {
+    const now = this.now();
+    for (const [vm, a] of this.arrivals) if (a.until < now) this.arrivals.delete(vm);
+    if (until >= now) this.arrivals.set(vmId, { underlay: fromUnderlay, until });
+  }
+
+  /** The grace of a moved VM may be over: when it is, forget it and the tokens it let through. */
+  endMoved(vmId: string): void {
+    const a = this.arrivals.get(vmId);
+    if (!a || a.until >= this.now()) return;
+    this.arrivals.delete(vmId);
+    this.clear();
   }
 
   /** Forgets every remembered token (after a key or policy change that must take effect at once). */

@@ -85,6 +85,37 @@ export function decideVmDeleted(s: MappingState, e: EventOf<'VmDeleted'>): reado
   return p ? unmap(p, 'vm-deleted') : NOTHING;
 }
 
+/**
+ * The switch of a live migration: the VM's mapping moves to the target host, at the same
+ * address (`VmMoved` on its VNI), the target runs it and the source no longer does. Only
+ * when the VM is still where the migration found it and the target can take it (the
+ * migration service checked; this is the locator's own word): else nothing, and the
+ * migration service's deadline fails the migration with the VM where it was.
+ */
+export function decideMigrationSwitching(s: MappingState, e: EventOf<'MigrationSwitching'>): readonly MappingOutput[] {
+  const p = e.payload;
+  const placed = s.vms.get(p.vmId);
+  const target = s.hosts.get(p.toHostId);
+  if (!placed || placed.hostId !== p.fromHostId || placed.vni !== p.vni || placed.ip !== p.ip) return NOTHING;
+  if (!target || target.status !== 'active') return NOTHING;
+  const { vmId, vni, ip } = placed;
+  return [
+    output('VmMoved', {
+      migrationId: p.migrationId,
+      vmId,
+      vni,
+      ip,
+      fromHostId: placed.hostId,
+      toHostId: p.toHostId,
+      fromUnderlay: placed.underlay,
+      toUnderlay: target.underlay,
+      graceMs: p.graceMs,
+    }),
+    output('HostVmAttached', { hostId: p.toHostId, vmId, vni, ip }),
+    output('HostVmDetached', { hostId: placed.hostId, vmId, vni, ip }),
+  ];
+}
+
 /** The decisions for one input event, given the state before it. */
 export function decide(s: MappingState, e: MappingInput): readonly MappingOutput[] {
   switch (e.type) {
@@ -100,6 +131,8 @@ export function decide(s: MappingState, e: MappingInput): readonly MappingOutput
       return decideVmPlaced(s, e);
     case 'VmDeleted':
       return decideVmDeleted(s, e);
+    case 'MigrationSwitching':
+      return decideMigrationSwitching(s, e);
     default:
       return assertNever(e);
   }

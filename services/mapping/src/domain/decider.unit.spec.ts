@@ -10,6 +10,8 @@ import {
   DatacenterId,
   HostId,
   Ipv4,
+  MigrationId,
+  PositiveInt,
   mustDecode,
   NetworkId,
   newEvent,
@@ -64,6 +66,17 @@ const detached = (id: string, on: string, address: string, n = 1001): MappingOut
   type: 'HostVmDetached',
   payload: { hostId: host(on), vmId: vm(id), vni: vni(n), ip: ip(address) },
 });
+
+const switching = (id: string, from: string, to: string, address: string, n = 1001) =>
+  newEvent('MigrationSwitching', {
+    migrationId: mustDecode(MigrationId, `m-${id}`),
+    vmId: vm(id),
+    vni: vni(n),
+    ip: ip(address),
+    fromHostId: host(from),
+    toHostId: host(to),
+    graceMs: mustDecode(PositiveInt, 2000),
+  });
 
 /** Replays inputs through the decider, as the service does. */
 function given(...events: MappingInput[]): MappingState {
@@ -234,4 +247,42 @@ describe('mapping decider properties', () => {
         assert.deepEqual(run(), run());
       }),
     ));
+});
+
+describe('a migration switch', () => {
+  const base = [hostRegistered('h1'), hostRegistered('h2'), networkCreated('net-a', 1001, '10.0.0.0/24'), vmPlaced('a1', 'h1', '10.0.0.1')] as const;
+
+  it('moves the mapping to the target at the same address, attaches there and detaches at the source', () =>
+    when(given(...base), switching('a1', 'h1', 'h2', '10.0.0.1')).then(
+      {
+        type: 'VmMoved',
+        payload: {
+          migrationId: mustDecode(MigrationId, 'm-a1'),
+          vmId: vm('a1'),
+          vni: vni(1001),
+          ip: ip('10.0.0.1'),
+          fromHostId: host('h1'),
+          toHostId: host('h2'),
+          fromUnderlay: underlay('127.0.1.1:6081'),
+          toUnderlay: underlay('127.0.1.2:6081'),
+          graceMs: mustDecode(PositiveInt, 2000),
+        },
+      },
+      attached('a1', 'h2', '10.0.0.1'),
+      detached('a1', 'h1', '10.0.0.1'),
+    ));
+
+  it('leaves the VM on its new host in the state, so a second switch from the old host does nothing', () => {
+    const s = given(...base, switching('a1', 'h1', 'h2', '10.0.0.1'));
+    assert.equal(s.vms.get(vm('a1'))?.hostId, 'h2');
+    assert.deepEqual([...(s.byHost.get(host('h2')) ?? [])], ['a1']);
+    assert.equal(s.byHost.has(host('h1')), false);
+    when(s, switching('a1', 'h1', 'h2', '10.0.0.1')).then();
+  });
+
+  it('does nothing when the target is drained or unknown, or the VM is elsewhere', () => {
+    when(given(...base, hostDrained('h2')), switching('a1', 'h1', 'h2', '10.0.0.1')).then();
+    when(given(...base), switching('a1', 'h1', 'h3', '10.0.0.1')).then();
+    when(given(...base), switching('a1', 'h2', 'h1', '10.0.0.1')).then();
+  });
 });

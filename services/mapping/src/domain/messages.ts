@@ -6,14 +6,14 @@
 import type { DomainEvent, EventOf, PayloadOf } from '@vnet/events';
 
 /** The event types the service decides on. */
-export const INPUT_TYPES = ['HostRegistered', 'HostDrained', 'HostRemoved', 'NetworkCreated', 'VmPlaced', 'VmDeleted'] as const;
+export const INPUT_TYPES = ['HostRegistered', 'HostDrained', 'HostRemoved', 'NetworkCreated', 'VmPlaced', 'VmDeleted', 'MigrationSwitching'] as const;
 /** An event type the service decides on. */
 export type InputType = (typeof INPUT_TYPES)[number];
 /** An input event, as read from the log. */
 export type MappingInput = EventOf<InputType>;
 
 /** The event types only the service writes. */
-export const OUTPUT_TYPES = ['VmPlacementRejected', 'VmMappingAdded', 'VmMappingRemoved', 'HostVmAttached', 'HostVmDetached'] as const;
+export const OUTPUT_TYPES = ['VmPlacementRejected', 'VmMappingAdded', 'VmMappingRemoved', 'HostVmAttached', 'HostVmDetached', 'VmMoved'] as const;
 /** An event type only the service writes. */
 export type OutputType = (typeof OUTPUT_TYPES)[number];
 /** A decision: an output event's type and payload (the envelope is the adapter's job). */

@@ -102,8 +102,23 @@ export function evolve(state: MappingState, fact: MappingFact): MappingState {
       if (onHost?.size === 0) state.byHost.delete(p.hostId);
       return state;
     }
+    case 'VmMoved': {
+      // Same VM, same address, another host.
+      const p = fact.payload;
+      const placed = state.vms.get(p.vmId);
+      if (!placed || placed.hostId !== p.fromHostId) return state;
+      state.vms.set(p.vmId, { ...placed, hostId: p.toHostId, underlay: p.toUnderlay });
+      const from = state.byHost.get(p.fromHostId);
+      from?.delete(p.vmId);
+      if (from?.size === 0) state.byHost.delete(p.fromHostId);
+      let onHost = state.byHost.get(p.toHostId);
+      if (!onHost) state.byHost.set(p.toHostId, (onHost = new Set()));
+      onHost.add(p.vmId);
+      return state;
+    }
     case 'VmPlaced':
     case 'VmDeleted':
+    case 'MigrationSwitching':
     // Only the decisions they lead to change the state.
     case 'VmPlacementRejected':
     case 'HostVmAttached':

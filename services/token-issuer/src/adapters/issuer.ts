@@ -75,6 +75,21 @@ export function issuerSpec(o: IssuerOptions): DeciderSpec<IssuerState, IssuerInp
     return [{ type: 'VmKeyIssued', payload }];
   };
 
+  /** Migration prepared: the VM's current key sealed to the target host as well, so tokens
+   * the sources hold check there from the switch on (until the new key takes over). */
+  const shareKey = (s: IssuerState, e: EventOf<'MigrationStarted'>): IssuerOutput[] => {
+    const p = e.payload;
+    const cur = s.keys.get(p.vmId);
+    const hostKey = s.hosts.get(p.toHostId);
+    const key = cur?.key;
+    if (!cur || !key || !hostKey) {
+      o.log?.warn({ migrationId: p.migrationId, vmId: p.vmId, toHostId: p.toHostId }, 'no key for the VM or no public key for the target: key not shared');
+      return [];
+    }
+    const sealedForHost = box(sealKey(key, hostKey, keyContext(p.vmId, p.toHostId, cur.keyId)));
+    return [{ type: 'VmKeyShared', payload: { migrationId: p.migrationId, vmId: p.vmId, hostId: p.toHostId, keyId: u32(cur.keyId), vni: p.vni, ip: p.ip, fromUnderlay: p.fromUnderlay, sealedForHost } }];
+  };
+
   const token = (s: IssuerState, e: EventOf<'PairAuthorized'>): IssuerOutput[] => {
     const p = e.payload;
     const dstKey = s.keys.get(p.dstVmId);
@@ -157,6 +172,11 @@ export function issuerSpec(o: IssuerOptions): DeciderSpec<IssuerState, IssuerInp
           }
           return newKey(s, e.payload.vmId, placed.hostId, true);
         }
+        case 'MigrationStarted':
+          return shareKey(s, e);
+        case 'VmMoved':
+          // A new key sealed to the VM's new host only (the source knew the old one).
+          return newKey(s, e.payload.vmId, e.payload.toHostId, false);
         case 'PairAuthorized':
           return token(s, e);
         case 'PairRevoked': {
@@ -188,7 +208,7 @@ export function issuerSpec(o: IssuerOptions): DeciderSpec<IssuerState, IssuerInp
     // Deciding a placement again makes a new random key and seals it twice, only for the
     // stored one to replace it: on restart, inputs with stored outputs are folded, not decided.
     redecideOnRebuild: false,
-    outputKey: (d) => (d.type === 'VmKeyIssued' ? d.payload.vmId : d.payload.pairId),
+    outputKey: (d) => (d.type === 'VmKeyIssued' || d.type === 'VmKeyShared' ? d.payload.vmId : d.payload.pairId),
   };
 }
 

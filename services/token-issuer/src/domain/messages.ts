@@ -8,11 +8,11 @@
  */
 import type { DomainEvent, EventOf, PayloadOf } from '@vnet/events';
 
-export const INPUT_TYPES = ['HostRegistered', 'VmMappingAdded', 'VmMappingRemoved', 'PairAuthorized', 'PairRevoked', 'VmKeyRotationRequested'] as const;
+export const INPUT_TYPES = ['HostRegistered', 'VmMappingAdded', 'VmMappingRemoved', 'PairAuthorized', 'PairRevoked', 'VmKeyRotationRequested', 'MigrationStarted', 'VmMoved'] as const;
 export type InputType = (typeof INPUT_TYPES)[number];
 export type IssuerInput = EventOf<InputType>;
 
-export const OUTPUT_TYPES = ['VmKeyIssued', 'PairTokenIssued', 'PairTokensVoided'] as const;
+export const OUTPUT_TYPES = ['VmKeyIssued', 'PairTokenIssued', 'PairTokensVoided', 'VmKeyShared'] as const;
 export type OutputType = (typeof OUTPUT_TYPES)[number];
 export type IssuerOutput = { readonly [K in OutputType]: { readonly type: K; readonly payload: PayloadOf<K> } }[OutputType];
 

@@ -80,7 +80,11 @@ export function evolve(s: IssuerState, e: IssuerInput): IssuerState {
     case 'PairAuthorized':
       if (++s.folded.authorizations % PRUNE_EVERY === 0) prunePairs(s, Math.floor(Date.parse(e.occurredAt) / 1000));
       return s;
+    case 'VmMoved':
+      if (s.vms.get(e.payload.vmId)?.hostId === e.payload.fromHostId) s.vms.set(e.payload.vmId, { hostId: e.payload.toHostId, vni: e.payload.vni });
+      return s;
     case 'VmKeyRotationRequested':
+    case 'MigrationStarted':
       return s;
     default: {
       const never: never = e;

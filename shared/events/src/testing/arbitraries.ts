@@ -268,7 +268,7 @@ export const arbitraryPayloads: { readonly [K in EventType]: fc.Arbitrary<Payloa
   }, plain),
   MigrationRequested: fc.record({ migrationId: arbitraryMigrationId, vmId: arbitraryVmId, toHostId: arbitraryHostId, reason: fc.string({ maxLength: 60 }) }, { requiredKeys: ['migrationId', 'vmId', 'toHostId'], noNullPrototype: true }),
   MigrationStarted: fc.record({ ...migrationFields, fromUnderlay: arbitraryUnderlayAddress, toUnderlay: arbitraryUnderlayAddress }, plain),
-  VmKeyShared: fc.record({ migrationId: arbitraryMigrationId, vmId: arbitraryVmId, hostId: arbitraryHostId, keyId: arbitraryU32, sealedForHost: arbitrarySealedBox }, plain),
+  VmKeyShared: fc.record({ migrationId: arbitraryMigrationId, vmId: arbitraryVmId, hostId: arbitraryHostId, keyId: arbitraryU32, vni: arbitraryVni, ip: arbitraryIpv4, fromUnderlay: arbitraryUnderlayAddress, sealedForHost: arbitrarySealedBox }, plain),
   MigrationTargetReady: fc.record({ migrationId: arbitraryMigrationId, vmId: arbitraryVmId, hostId: arbitraryHostId, keyId: arbitraryU32 }, plain),
   MigrationSwitching: fc.record({ ...migrationFields, graceMs: arbitraryPositiveInt }, plain),
   VmMoved: fc.record({ ...migrationFields, fromUnderlay: arbitraryUnderlayAddress, toUnderlay: arbitraryUnderlayAddress, graceMs: arbitraryPositiveInt }, plain),
