@@ -6,8 +6,10 @@ import {
   HostId,
   Ipv4,
   ipv4ToInt,
+  MigrationId,
   mustDecode,
   NetworkId,
+  PositiveInt,
   newEvent,
   pairIdOf,
   ProjectId,
@@ -47,6 +49,19 @@ const rule = (id: string, action: 'allow' | 'deny', from: string, to: string) =>
 const unrule = (id: string) => newEvent('PolicyRuleRemoved', { ruleId: mustDecode(RuleId, id) });
 const tagged = (vm: string, ...tags: string[]) => newEvent('VmTagged', { vmId: mustDecode(VmId, vm), tags: tags.map((t) => mustDecode(Tag, t)) });
 
+const moved = (vm: string, n: number, ip: string, from: string, to: string) =>
+  newEvent('VmMoved', {
+    migrationId: mustDecode(MigrationId, `m-${vm}`),
+    vmId: mustDecode(VmId, vm),
+    vni: vni(n),
+    ip: mustDecode(Ipv4, ip),
+    fromHostId: mustDecode(HostId, from),
+    toHostId: mustDecode(HostId, to),
+    fromUnderlay: mustDecode(UnderlayAddress, `127.0.1.${from.slice(1)}:6081`),
+    toUnderlay: mustDecode(UnderlayAddress, `127.0.1.${to.slice(1)}:6081`),
+    graceMs: mustDecode(PositiveInt, 2000),
+  });
+
 /** Folds inputs with their decisions; returns the state and every decision. */
 function run(inputs: readonly AuthInput[], s: AuthState = initialState()): { state: AuthState; out: AuthOutput[] } {
   const out: AuthOutput[] = [];
@@ -72,6 +87,19 @@ const world: AuthInput[] = [
 ];
 
 describe('authorization decider', () => {
+  it('authorises the live pairs to a VM that moved again, with its new host; pairs from it wait for the new host to ask', () => {
+    const r = run([...world, request('a', 100, '10.0.0.1', '10.0.0.2', 'h1'), request('b', 100, '10.0.0.2', '10.0.0.1', 'h2')]);
+    const after = run([moved('b', 100, '10.0.0.2', 'h2', 'h4')], r.state);
+    assert.equal(after.out.length, 1, JSON.stringify(after.out));
+    const d = after.out[0];
+    assert.equal(d?.type, 'PairAuthorized');
+    if (d?.type !== 'PairAuthorized') return;
+    assert.deepEqual([d.payload.hostId, d.payload.srcIp, d.payload.dstIp, d.payload.dstHostId, d.payload.dstUnderlay], ['h1', '10.0.0.1', '10.0.0.2', 'h4', '127.0.1.4:6081']);
+    // The moved VM asks from its new host: allowed (its old host may no longer).
+    assert.equal(last(run([request('b', 100, '10.0.0.2', '10.0.0.1', 'h4')], after.state))?.type, 'PairAuthorized');
+    assert.equal(last(run([request('b', 100, '10.0.0.2', '10.0.0.1', 'h2')], after.state))?.type, 'PairDenied');
+  });
+
   it('allows VMs of one network by default, naming no rule and the policy version', () => {
     const r = run([...world, request('a', 100, '10.0.0.1', '10.0.0.2', 'h1')]);
     const d = last(r);
