@@ -12,7 +12,7 @@
  * read again after a restart) are left alone.
  */
 import { HostId, ipv4ToInt, mustDecode, newEvent, NonNegativeInt, streamNameOf, type DomainEvent, type EventOf, type IsoTimestamp } from '@vnet/events';
-import type { EventStore } from '@vnet/eventstore';
+import { describeAppendError, type EventStore } from '@vnet/eventstore';
 import type { DataPlane } from './dataplane';
 
 /** A shared key older than this is not answered any more (the migration gave up long ago). */
@@ -36,7 +36,7 @@ export function migrationPart(o: {
   const hostId = mustDecode(HostId, o.hostId);
   const publish = (ev: DomainEvent): void => {
     o.store.appendToStream(streamNameOf(ev), [ev]).then(
-      (r) => r._tag === 'Left' && o.onError?.(new Error(`could not write ${ev.type}: ${JSON.stringify(r.left)}`)),
+      (r) => r._tag === 'Left' && o.onError?.(new Error(`could not write ${ev.type}: ${describeAppendError(r.left)}`)),
       (e: unknown) => o.onError?.(e),
     );
   };

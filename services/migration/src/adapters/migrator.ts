@@ -6,7 +6,7 @@
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { mustDecode, newEvent, PositiveInt, streamNameOf, type DomainEvent } from '@vnet/events';
-import type { EventStore } from '@vnet/eventstore';
+import { describeAppendError, type EventStore } from '@vnet/eventstore';
 import { startRunner, type DeciderSpec, type Runner } from '@vnet/runner';
 import type { Logger } from '@vnet/service-kit';
 import { applyDecision, decide } from '../domain/decider';
@@ -66,9 +66,9 @@ export async function startMigrator(store: EventStore<DomainEvent>, registry: Re
       const key = `${m.migrationId}/${m.step}`;
       if (now - m.stepSince < limit || sent.has(key)) continue;
       sent.add(key);
-      const ev = newEvent('MigrationDeadlinePassed', { migrationId: m.migrationId, step: m.step === 'switching' ? 'switched' : step, afterMs: mustDecode(PositiveInt, limit) });
+      const ev = newEvent('MigrationDeadlinePassed', { migrationId: m.migrationId, step, afterMs: mustDecode(PositiveInt, limit) });
       store.appendToStream(streamNameOf(ev), [ev]).then(
-        (r) => r._tag === 'Left' && log.warn({ migrationId: m.migrationId, error: r.left }, 'could not write a deadline'),
+        (r) => r._tag === 'Left' && log.warn({ migrationId: m.migrationId, error: describeAppendError(r.left) }, 'could not write a deadline'),
         (e: unknown) => log.warn({ err: e, migrationId: m.migrationId }, 'could not write a deadline'),
       );
     }
