@@ -6,9 +6,11 @@
  * the other gets the other kernel's echo replies, a UDP exchange between sockets in the two
  * namespaces goes both ways, a policy rule denying the pair stops the ping (the source host
  * removes the pair within a second, the destination host voids its tokens) and removing the
- * rule restores it.
+ * rule restores it. Last, ns-a migrates live to n3 while ns-b pings it every 10 ms: its socat
+ * is re-pointed to n3's VM port and the ping goes on.
  *
- *   VNI 4141: ns-a 10.0.0.1 @n1 (underlay 127.0.1.41), ns-b 10.0.0.2 @n2 (127.0.1.42)
+ *   VNI 4141: ns-a 10.0.0.1 @n1 (underlay 127.0.1.41), ns-b 10.0.0.2 @n2 (127.0.1.42);
+ *   n3 (127.0.1.43) takes ns-a
  *
  * 10.x addresses exist only inside the namespaces; the root namespace's addresses and routes
  * are checked to be unchanged. Skipped (with the reason) where namespaces or TUN are unavailable.
@@ -17,12 +19,13 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { until } from '@vnet/eventstore/testing';
-import { createNsVm, destroyNsVm, hasCommand, netnsUnavailable, rootTenLines, sleep, stopChild, type NsVm, type Plane, type PlaneVm, startPlane } from './plane';
+import { createNsVm, destroyNsVm, hasCommand, migrationEnd, netnsUnavailable, repointNsVm, rootTenLines, sleep, stopChild, type NsVm, type Plane, type PlaneVm, startPlane } from './plane';
 
 const unavailable = await netnsUnavailable();
 const HOSTS = [
   { hostId: 'n1', addr: '127.0.1.41' },
   { hostId: 'n2', addr: '127.0.1.42' },
+  { hostId: 'n3', addr: '127.0.1.43' },
 ];
 const VMS: PlaneVm[] = [
   { vmId: 'ns-a', networkId: 'nsnet', vni: 4141, ip: '10.0.0.1', hostId: 'n1' },
@@ -45,8 +48,8 @@ function pingCounts(out: string): { sent: number; received: number } {
 describe('network namespaces as VMs on two host agents', { skip: unavailable }, () => {
   before(async () => {
     rootBefore = await rootTenLines([DEV.a, DEV.b]);
-    plane = await startPlane('netns-e2e', HOSTS, [{ networkId: 'nsnet', vni: 4141, cidr: '10.0.0.0/24' }], VMS);
-    nsVms.a = await createNsVm(NS.a, DEV.a, '10.0.0.1/24', await plane.vmPort(VMS[0]!));
+    plane = await startPlane('netns-e2e', HOSTS, [{ networkId: 'nsnet', vni: 4141, cidr: '10.0.0.0/24' }], VMS, { migration: { graceMs: 1500, prepareTimeoutMs: 3000 } });
+    nsVms.a = await createNsVm(NS.a, DEV.a, '10.0.0.1/24', await plane.vmPort(VMS[0]!), { movable: true });
     nsVms.b = await createNsVm(NS.b, DEV.b, '10.0.0.2/24', await plane.vmPort(VMS[1]!));
     // Each agent learns where its VM is from the first packet the VM sends: one ping each way.
     // The first may be lost (the other side has not spoken yet); by the second both have.
@@ -58,7 +61,7 @@ describe('network namespaces as VMs on two host agents', { skip: unavailable }, 
 
   after(async () => {
     for (const p of extra) await stopChild(p);
-    await destroyNsVm(NS.a, nsVms.a?.socat);
+    await destroyNsVm(NS.a, nsVms.a?.socat, DEV.a);
     await destroyNsVm(NS.b, nsVms.b?.socat);
     await plane?.stop();
   });
@@ -81,7 +84,7 @@ describe('network namespaces as VMs on two host agents', { skip: unavailable }, 
     assert.ok(pingCounts(back.stdout).received >= 2, `ping b → a: ${back.stdout}`);
     // The agents carried them: in from the VM port and out on the underlay on one host, in
     // from the underlay and out to the VM port on the other (ping's echoes both ways).
-    for (const h of HOSTS) {
+    for (const h of HOSTS.slice(0, 2)) {
       for (const dir of ['vm_rx', 'vm_tx', 'underlay_rx', 'underlay_tx']) {
         assert.ok((await plane!.counter(h.hostId, 'packets', dir)) >= 5, `${h.hostId} ${dir} packets`);
       }
@@ -121,6 +124,35 @@ describe('network namespaces as VMs on two host agents', { skip: unavailable }, 
       if (!reply) await sleep(200);
     }
     assert.equal(reply.trim(), 'hello through vnet');
+  });
+  it('ns-a migrates to n3 while ns-b pings it every 10 ms: its socat is re-pointed and the ping goes on', { skip: hasCommand('ping') ? false : 'ping (iputils-ping) is not installed' }, async (t) => {
+    const COUNT = 500;
+    // 500 echo requests, one every 10 ms (about 5 s), each waited for at most a second.
+    const ping = nsVms.b!.exec('ping', ['-i', '0.01', '-c', String(COUNT), '-W', '1', '10.0.0.1'], 30_000);
+    await sleep(800);
+    await plane!.publish('MigrationRequested', { migrationId: 'ns-move', vmId: 'ns-a', toHostId: 'n3', reason: 'test: live migration of a kernel' });
+    // The hypervisor's part: once n3 has the VM's port, the VM resumes there (socat
+    // re-pointed) and announces itself with one packet, as a resumed VM's RARP does.
+    const port = await until(async () => (await plane!.tables('n3')).vms.find((v) => v.vmId === 'ns-a')?.port, 'ns-a port on n3', 10_000, 5);
+    const t0 = Date.now();
+    nsVms.a = await repointNsVm(nsVms.a!, `127.0.0.1:${port}`);
+    const announce = nsVms.a.exec('ping', ['-c', '1', '-W', '1', '10.0.0.2'], 5000);
+    t.diagnostic(`socat re-pointed to n3 in ${Date.now() - t0} ms`);
+    const end = await migrationEnd(plane!, 'ns-move');
+    const r = await ping;
+    await announce;
+    assert.equal(end.type, 'MigrationCompleted', JSON.stringify(end.payload));
+    const { sent, received } = pingCounts(r.stdout);
+    const seqs = [...r.stdout.matchAll(/icmp_seq=(\d+)/g)].map((m) => Number(m[1]));
+    const p = end.type === 'MigrationCompleted' ? end.payload : undefined;
+    t.diagnostic(`ping: ${sent} sent, ${received} replies (${sent - received} lost); the system counted ${p?.packetsLost} lost, blackout ${p?.blackoutMs} ms`);
+    assert.equal(sent, COUNT, `ping output: ${r.stdout.slice(-500)}${r.stderr}`);
+    assert.ok(sent - received < 50, `${sent - received} echo requests or replies lost`);
+    assert.ok(Math.max(...seqs) >= COUNT - 10, 'the ping goes on to the end, answered from n3');
+    assert.ok(p?.packetsLost !== undefined && p.blackoutMs !== null, 'the loss and the blackout are reported');
+    assert.equal((await plane!.tables('n2')).tunnels['4141']?.['10.0.0.1']?.hostId, 'n3');
+    assert.equal((await plane!.tables('n1')).vms.some((v) => v.vmId === 'ns-a'), false);
+    assert.deepEqual(await rootTenLines([DEV.a, DEV.b]), rootBefore, 'the root namespace gained a 10.x address/route or a test device');
   });
 });
 

@@ -13,10 +13,11 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
+import { domainEventCodec, type DomainEvent, type EventOf } from '@vnet/events';
 import type { EventStore, StorableEvent } from '@vnet/eventstore';
 import { startService, startTestNats, until, type ServiceProcess, type TestNats } from '@vnet/eventstore/testing';
 import { freePort } from '@vnet/natsd';
@@ -214,6 +215,27 @@ export async function startPlane(
   };
 }
 
+/** The events of a migration so far (its own stream, `migration.<id>`). */
+export async function migrationEvents(plane: Plane, migrationId: string): Promise<DomainEvent[]> {
+  const store = await plane.nats.connect(domainEventCodec, `mig-read-${migrationId}`);
+  try {
+    const out: DomainEvent[] = [];
+    for await (const r of store.readAll({ filter: `vnet.evt.migration.${migrationId}` })) out.push(r.event);
+    return out;
+  } finally {
+    await store.close();
+  }
+}
+
+/** Waits for a migration's end (`MigrationCompleted` or `MigrationFailed`). */
+export const migrationEnd = (plane: Plane, migrationId: string, ms = 15_000): Promise<EventOf<'MigrationCompleted'> | EventOf<'MigrationFailed'>> =>
+  until(
+    async () => (await migrationEvents(plane, migrationId)).find((e): e is EventOf<'MigrationCompleted'> | EventOf<'MigrationFailed'> => e.type === 'MigrationCompleted' || e.type === 'MigrationFailed'),
+    `the end of migration ${migrationId}`,
+    ms,
+    100,
+  );
+
 // ---------------------------------------------------------------- namespaces as VMs
 
 /** Why kernel namespaces/TUN cannot be used here, or undefined when they can (probed by creating and deleting a namespace). */
@@ -236,16 +258,18 @@ export interface NsVm {
   readonly ns: string;
   readonly dev: string;
   readonly ip: string;
+  readonly ipCidr: string;
   readonly socat: ChildProcess;
   /** Runs a command inside the namespace. */
   exec(cmd: string, args: readonly string[], timeoutMs?: number): Promise<RunResult>;
 }
 
 /** Everything created by {@link createNsVm}, for cleanup (also from a process 'exit' handler). */
-const created = { namespaces: new Set<string>(), procs: new Set<ChildProcess>() };
+const created = { namespaces: new Set<string>(), procs: new Set<ChildProcess>(), devices: new Set<string>() };
 process.once('exit', () => {
   for (const p of created.procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
   for (const ns of created.namespaces) spawnSync('ip', ['netns', 'del', ns], { timeout: 2000 });
+  for (const dev of created.devices) spawnSync('ip', ['tuntap', 'del', 'dev', dev, 'mode', 'tun'], { timeout: 2000 });
 });
 
 /**
@@ -254,46 +278,101 @@ process.once('exit', () => {
  * port; moves the device into the namespace, and only there gives it `ip/prefix` and brings
  * it (and lo) up. IPv6 is disabled in the namespace so that only the test's IPv4 is sent.
  */
-export async function createNsVm(ns: string, dev: string, ipCidr: string, vmPort: string): Promise<NsVm> {
+export async function createNsVm(ns: string, dev: string, ipCidr: string, vmPort: string, opts: { readonly movable?: boolean } = {}): Promise<NsVm> {
   assert.ok(dev.length <= 15, `device name ${dev} is longer than 15 characters`);
   assert.match(ipCidr, /^10\.\d+\.\d+\.\d+\/\d+$/);
-  assert.match(vmPort, /^127\.0\.0\.1:\d+$/);
   await must('ip', ['netns', 'add', ns]);
   created.namespaces.add(ns);
   const sysctl = (k: string) => run('ip', ['netns', 'exec', ns, 'sysctl', '-qw', `${k}=1`]);
   await sysctl('net.ipv6.conf.all.disable_ipv6');
   await sysctl('net.ipv6.conf.default.disable_ipv6');
-  // socat's TUN address is optional: without one the device gets no address in the root namespace.
-  const socat = spawn('socat', ['-d', `TUN,tun-name=${dev},iff-no-pi`, `UDP:${vmPort},bind=127.0.0.1`], { stdio: ['ignore', 'ignore', 'pipe'] });
-  created.procs.add(socat);
-  let socatErr = '';
-  socat.stderr!.on('data', (d) => (socatErr = (socatErr + String(d)).slice(-2000)));
-  await until(
-    async () => {
-      if (socat.exitCode !== null) throw new Error(`socat exited (${socat.exitCode}): ${socatErr.trim()}`);
-      return (await run('ip', ['link', 'show', 'dev', dev], 2000)).code === 0 ? true : undefined;
-    },
-    `TUN device ${dev}`,
-    5000,
-  );
-  await must('ip', ['link', 'set', dev, 'netns', ns]);
-  await run('ip', ['netns', 'exec', ns, 'sysctl', '-qw', `net.ipv6.conf.${dev}.disable_ipv6=1`]);
-  await must('ip', ['-n', ns, 'addr', 'add', ipCidr, 'dev', dev]);
-  await must('ip', ['-n', ns, 'link', 'set', dev, 'up']);
-  await must('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+  // A VM that will migrate gets a persistent device (still without an address in the root
+  // namespace), so that it outlives its socat when that is re-pointed.
+  if (opts.movable) {
+    await must('ip', ['tuntap', 'add', 'dev', dev, 'mode', 'tun']);
+    created.devices.add(dev);
+  }
+  const socat = await bridgeTun(dev, vmPort);
+  await enterNs(ns, dev, ipCidr);
   return {
     ns,
     dev,
     ip: ipCidr.split('/')[0]!,
+    ipCidr,
     socat,
     exec: (cmd, args, timeoutMs = 10_000) => run('ip', ['netns', 'exec', ns, cmd, ...args], timeoutMs),
   };
 }
 
+/** Starts socat in the root namespace between TUN device `dev` (made by it, or an existing
+ * persistent one: no address either way) and a VM port; resolves once it holds the device. */
+async function bridgeTun(dev: string, vmPort: string): Promise<ChildProcess> {
+  assert.match(vmPort, /^127\.0\.0\.1:\d+$/);
+  // socat's TUN address is optional: without one the device gets no address in the root namespace.
+  const socat = spawn('socat', ['-d', `TUN,tun-name=${dev},iff-no-pi`, `UDP:${vmPort},bind=127.0.0.1`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  created.procs.add(socat);
+  let socatErr = '';
+  socat.stderr!.on('data', (d) => (socatErr = (socatErr + String(d)).slice(-2000)));
+  // Attached once one of its descriptors is the device (a TUN descriptor's fdinfo names it).
+  const holds = (): boolean => {
+    try {
+      const dir = `/proc/${socat.pid}/fdinfo`;
+      return readdirSync(dir).some((fd) => {
+        try {
+          return readFileSync(join(dir, fd), 'utf8').includes(`iff:\t${dev}\n`);
+        } catch {
+          return false;
+        }
+      });
+    } catch {
+      return false;
+    }
+  };
+  await until(
+    async () => {
+      if (socat.exitCode !== null) throw new Error(`socat exited (${socat.exitCode}): ${socatErr.trim()}`);
+      return holds() ? true : undefined;
+    },
+    `socat holding TUN device ${dev}`,
+    5000,
+    5,
+  );
+  return socat;
+}
+
+/** Moves `dev` (no address) into namespace `ns` and gives it its address there only. */
+async function enterNs(ns: string, dev: string, ipCidr: string): Promise<void> {
+  await must('ip', ['link', 'set', dev, 'netns', ns]);
+  await run('ip', ['netns', 'exec', ns, 'sysctl', '-qw', `net.ipv6.conf.${dev}.disable_ipv6=1`]);
+  await must('ip', ['-n', ns, 'addr', 'add', ipCidr, 'dev', dev]);
+  await must('ip', ['-n', ns, 'link', 'set', dev, 'up']);
+}
+
+/**
+ * Live migration of a namespace VM (made `movable`): its socat is re-pointed to the VM port
+ * on the new host. The old socat stops (the persistent device stays in the namespace, like a
+ * paused VM), the device goes back to the root namespace (which drops its address), a new
+ * socat takes it with the new port, and it returns to the namespace and gets its address
+ * again. The VM's kernel, address and sockets are the same throughout.
+ */
+export async function repointNsVm(vm: NsVm, vmPort: string): Promise<NsVm> {
+  await stopChild(vm.socat, 500);
+  created.procs.delete(vm.socat);
+  await must('ip', ['-n', vm.ns, 'link', 'set', vm.dev, 'netns', '1']);
+  const socat = await bridgeTun(vm.dev, vmPort);
+  await enterNs(vm.ns, vm.dev, vm.ipCidr);
+  return { ...vm, socat };
+}
+
 /** Stops the socat of a namespace VM (which removes its TUN device) and deletes the namespace. */
-export async function destroyNsVm(ns: string, socat: ChildProcess | undefined): Promise<void> {
+export async function destroyNsVm(ns: string, socat: ChildProcess | undefined, dev?: string): Promise<void> {
   await stopChild(socat);
   if (socat) created.procs.delete(socat);
+  // A persistent (movable) device goes, wherever it is.
+  if (dev !== undefined && created.devices.delete(dev)) {
+    await run('ip', ['-n', ns, 'tuntap', 'del', 'dev', dev, 'mode', 'tun']);
+    await run('ip', ['tuntap', 'del', 'dev', dev, 'mode', 'tun']);
+  }
   if ((await run('ip', ['netns', 'list'])).stdout.split('\n').some((l) => l.split(' ')[0] === ns)) await run('ip', ['netns', 'del', ns]);
   created.namespaces.delete(ns);
 }

@@ -73,6 +73,10 @@ export class Endpoint {
   drain(): number {
     return this.queue.splice(0).length;
   }
+  /** Everything received so far (and not yet taken), in order. */
+  takeAll(): Buffer[] {
+    return this.queue.splice(0);
+  }
   close(): Promise<void> {
     return new Promise((resolve) => this.socket.close(() => resolve()));
   }

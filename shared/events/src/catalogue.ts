@@ -172,7 +172,7 @@ export const EVENT_DESCRIPTIONS: { readonly [K in EventType]: string } = {
   VmMoved: 'A VM now runs on another host at the same address; the source forwards to it for a grace period.',
   MigrationTrafficArrived: 'The target host delivered the first packet to a VM after its switch (the end of the blackout).',
   MigrationForwardingEnded: 'The source host stopped forwarding for a moved VM at the end of the grace period.',
-  MigrationCompleted: 'A migration is over, with the time of each step, the blackout and what the source forwarded.',
+  MigrationCompleted: 'A migration is over, with the time of each step, the blackout, what the source forwarded and the packets the data plane lost.',
   MigrationFailed: 'A migration did not happen, or was rolled back, at a step, with the reason; the VM stays on its source host.',
   MigrationDeadlinePassed: "A migration's step took longer than its deadline (the migration service's clock).",
 };

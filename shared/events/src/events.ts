@@ -219,12 +219,12 @@ export function describeEvent(ev: DomainEvent): string {
     case 'MigrationTargetReady':
       return `MigrationTargetReady migration=${ev.payload.migrationId} vm=${ev.payload.vmId} host=${ev.payload.hostId} key=${ev.payload.keyId}`;
     case 'MigrationTrafficArrived':
-      return `MigrationTrafficArrived migration=${ev.payload.migrationId} vm=${ev.payload.vmId} host=${ev.payload.hostId} at=${ev.payload.firstPacketAt}`;
+      return `MigrationTrafficArrived migration=${ev.payload.migrationId} vm=${ev.payload.vmId} host=${ev.payload.hostId} at=${ev.payload.firstPacketAt}${ev.payload.dropped === undefined ? '' : ` dropped=${ev.payload.dropped}`}`;
     case 'MigrationForwardingEnded':
-      return `MigrationForwardingEnded migration=${ev.payload.migrationId} vm=${ev.payload.vmId} host=${ev.payload.hostId} forwarded=${ev.payload.forwarded}`;
+      return `MigrationForwardingEnded migration=${ev.payload.migrationId} vm=${ev.payload.vmId} host=${ev.payload.hostId} forwarded=${ev.payload.forwarded}${ev.payload.dropped === undefined ? '' : ` dropped=${ev.payload.dropped}`}`;
     case 'MigrationCompleted': {
       const p = ev.payload;
-      return `MigrationCompleted migration=${p.migrationId} vm=${p.vmId} ${p.fromHostId} -> ${p.toHostId} blackout=${p.blackoutMs === null ? 'n/a' : `${p.blackoutMs}ms`} forwarded=${p.forwarded ?? 'n/a'}`;
+      return `MigrationCompleted migration=${p.migrationId} vm=${p.vmId} ${p.fromHostId} -> ${p.toHostId} blackout=${p.blackoutMs === null ? 'n/a' : `${p.blackoutMs}ms`} forwarded=${p.forwarded ?? 'n/a'} lost=${p.packetsLost ?? 'n/a'}`;
     }
     case 'MigrationFailed': {
       const p = ev.payload;

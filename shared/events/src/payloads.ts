@@ -436,17 +436,27 @@ export const VmMovedPayload = closed('VmMoved payload', {
 export type VmMovedPayload = t.TypeOf<typeof VmMovedPayload>;
 
 /** The target delivered the first packet to the VM after the switch (the end of the blackout). */
-export const MigrationTrafficArrivedPayload = closed('MigrationTrafficArrived payload', { migrationId: MigrationId, vmId: VmId, hostId: HostId, firstPacketAt: IsoTimestamp });
+export const MigrationTrafficArrivedPayload = closed(
+  'MigrationTrafficArrived payload',
+  { migrationId: MigrationId, vmId: VmId, hostId: HostId, firstPacketAt: IsoTimestamp },
+  /** Packets for the VM the target dropped before the first was delivered (its hold full, a token refused). */
+  { dropped: NonNegativeInt },
+);
 /** Payload of `MigrationTrafficArrived`. */
 export type MigrationTrafficArrivedPayload = t.TypeOf<typeof MigrationTrafficArrivedPayload>;
 
 /** The source stopped forwarding for the VM at the end of the grace period: what it forwarded. */
-export const MigrationForwardingEndedPayload = closed('MigrationForwardingEnded payload', {
-  migrationId: MigrationId,
-  vmId: VmId,
-  hostId: HostId,
-  forwarded: NonNegativeInt,
-});
+export const MigrationForwardingEndedPayload = closed(
+  'MigrationForwardingEnded payload',
+  {
+    migrationId: MigrationId,
+    vmId: VmId,
+    hostId: HostId,
+    forwarded: NonNegativeInt,
+  },
+  /** Frames for the VM the source dropped after its port closed there (not forwarded). */
+  { dropped: NonNegativeInt },
+);
 /** Payload of `MigrationForwardingEnded`. */
 export type MigrationForwardingEndedPayload = t.TypeOf<typeof MigrationForwardingEndedPayload>;
 
@@ -470,6 +480,10 @@ export const MigrationCompletedPayload = closed('MigrationCompleted payload', {
   steps: MigrationSteps,
   blackoutMs: t.union([NonNegativeInt, t.null]),
   forwarded: t.union([NonNegativeInt, t.null]),
+}, {
+  /** Packets for the VM the data plane dropped during the move (source after its port closed,
+   * target before the first delivery); absent when a host did not report. */
+  packetsLost: NonNegativeInt,
 });
 /** Payload of `MigrationCompleted`. */
 export type MigrationCompletedPayload = t.TypeOf<typeof MigrationCompletedPayload>;

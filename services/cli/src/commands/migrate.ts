@@ -34,9 +34,9 @@ function stepLine(e: DomainEvent, t0: number): string | undefined {
     case 'VmMoved':
       return `${at}  switched       ${e.payload.ip} now at ${e.payload.toUnderlay}`;
     case 'MigrationTrafficArrived':
-      return `${at}  first packet   delivered at ${e.payload.hostId}`;
+      return `${at}  first packet   delivered at ${e.payload.hostId}${e.payload.dropped ? ` (${e.payload.dropped} dropped before it)` : ''}`;
     case 'MigrationForwardingEnded':
-      return `${at}  forwarding end ${e.payload.hostId} forwarded ${e.payload.forwarded} frames`;
+      return `${at}  forwarding end ${e.payload.hostId} forwarded ${e.payload.forwarded} frames${e.payload.dropped ? `, dropped ${e.payload.dropped}` : ''}`;
     case 'MigrationDeadlinePassed':
       return `${at}  deadline       step ${e.payload.step} took over ${e.payload.afterMs} ms`;
     default:
@@ -50,7 +50,7 @@ export function registerMigrate(program: Command): void {
     .description(
       'Move a VM to another host while it runs: it keeps its address, hosts with pairs to it follow, ' +
         'the source forwards for a grace period. Shows the steps as they happen and ends with the blackout ' +
-        '(switch to the first packet delivered at the target) and what the source forwarded.',
+        '(switch to the first packet delivered at the target), the packets the data plane lost and what the source forwarded.',
     )
     .argument('<vm>', 'VM id')
     .requiredOption('--to <host>', 'target host id')
@@ -110,6 +110,7 @@ ready in time; the VM then stays where it was.`)
           const p = e.payload;
           process.stdout.write(
             `completed  ${p.vmId} runs on ${p.toHostId}: blackout ${p.blackoutMs === null ? 'n/a (no packet reached it)' : `${p.blackoutMs} ms`}, ` +
+              `${p.packetsLost === undefined ? 'packets lost unknown' : `${p.packetsLost} packets lost`}, ` +
               `${p.forwarded ?? 'unknown'} frames forwarded by ${p.fromHostId}, total ${ms(p.steps.requestedAt, e.occurredAt)}\n`,
           );
         } finally {
@@ -121,7 +122,8 @@ ready in time; the VM then stays where it was.`)
 
   program
     .command('migrations')
-    .description('Every live migration in the log: outcome, hosts, blackout (switch to first packet at the target), what the source forwarded.')
+    .description('Every live migration in the log: outcome, hosts, blackout (switch to first packet at the target), ' +
+        'packets lost (dropped by the source after the VM left it and by the target before its first delivery), what the source forwarded.')
     .option('--nats <url>', 'NATS server (default: $NATS_URL or nats://127.0.0.1:4222)')
     .action(
       action(async (opts: { nats?: string }) => {
@@ -132,17 +134,17 @@ ready in time; the VM then stays where it was.`)
             const e = r.event;
             if (e.type === 'MigrationCompleted') {
               const p = e.payload;
-              rows.push([p.migrationId, p.vmId, `${p.fromHostId} -> ${p.toHostId}`, 'completed', p.blackoutMs === null ? '-' : `${p.blackoutMs} ms`, String(p.forwarded ?? '-'), ms(p.steps.requestedAt, e.occurredAt)]);
+              rows.push([p.migrationId, p.vmId, `${p.fromHostId} -> ${p.toHostId}`, 'completed', p.blackoutMs === null ? '-' : `${p.blackoutMs} ms`, String(p.packetsLost ?? '-'), String(p.forwarded ?? '-'), ms(p.steps.requestedAt, e.occurredAt)]);
             } else if (e.type === 'MigrationFailed') {
               const p = e.payload;
-              rows.push([p.migrationId, p.vmId, `-> ${p.toHostId}`, `failed: ${p.reason}${p.rolledBack ? ' (rolled back)' : ''}`, '-', '-', '-']);
+              rows.push([p.migrationId, p.vmId, `-> ${p.toHostId}`, `failed: ${p.reason}${p.rolledBack ? ' (rolled back)' : ''}`, '-', '-', '-', '-']);
             }
           }
           if (rows.length === 0) {
             process.stdout.write('no migration has ended yet (`npx vnet migrate <vm> --to <host>` starts one)\n');
             return;
           }
-          const head = ['MIGRATION', 'VM', 'HOSTS', 'OUTCOME', 'BLACKOUT', 'FORWARDED', 'TOTAL'];
+          const head = ['MIGRATION', 'VM', 'HOSTS', 'OUTCOME', 'BLACKOUT', 'LOST', 'FORWARDED', 'TOTAL'];
           const width = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
           for (const row of [head, ...rows]) process.stdout.write(`${row.map((c, i) => c.padEnd(width[i]!)).join('  ').trimEnd()}\n`);
         } finally {

@@ -163,16 +163,18 @@ export interface DataPlane {
   /**
    * Live migration, source side: VM (`vni`, `ip` as u32) left this host for `toUnderlay`.
    * Frames for it that still come here are sent on there, unchanged, until `untilMs` (unix
-   * ms); then `ended` gets how many were.
+   * ms); then `ended` gets how many were, and how many frames for it this host dropped
+   * since its port closed here (before the forwarding started, or that could not be sent).
    */
-  forwardMoved(m: { readonly vni: number; readonly ip: number; readonly toUnderlay: string; readonly untilMs: number }, ended: (forwarded: number) => void): void;
+  forwardMoved(m: { readonly vni: number; readonly ip: number; readonly toUnderlay: string; readonly untilMs: number }, ended: (forwarded: number, dropped: number) => void): void;
   /**
    * Live migration, target side: VM `vmId` moves here from the host at `fromUnderlay`. Until
    * `untilMs` (the latest call sets it) its tokens made for that host count here too; packets
-   * for it (`vni`, `ip` as u32) that come before its port is open or it attaches are held; `arrived` (of the first call that gives
-   * one) gets the time of the first packet delivered to it.
+   * for it (`vni`, `ip` as u32) that come before its port is open or it attaches are held;
+   * `arrived` (of the first call that gives one) gets the time of the first packet delivered
+   * to it and how many packets for it were dropped before (hold full, token refused).
    */
-  receiveMoved(m: { readonly vmId: string; readonly vni: number; readonly ip: number; readonly fromUnderlay: string; readonly untilMs: number }, arrived?: (atMs: number) => void): void;
+  receiveMoved(m: { readonly vmId: string; readonly vni: number; readonly ip: number; readonly fromUnderlay: string; readonly untilMs: number }, arrived?: (atMs: number, dropped: number) => void): void;
   /** Tokens on, destination side: the pair was revoked; its tokens expiring up to `upTo` (unix s) are refused. */
   voidTokens(vni: number, src: number, dst: number, upTo: number): void;
   /** Tokens on: the pair was denied: held packets dropped, new ones too for a while. */

@@ -70,9 +70,21 @@ interface VmPort {
   peerPort: number;
   pinned: boolean;
   /** Live migration: the VM moved here; called with the time of the first packet delivered to it. */
-  arrival: ((atMs: number) => void) | undefined;
+  arrival: ((atMs: number, dropped: number) => void) | undefined;
   /** Live migration: packets for the VM that came before it attached here (at most HOLD_FOR_MOVED). */
   held: Buffer[] | undefined;
+  /** Live migration: packets for the VM dropped here before the first was delivered. */
+  movedDrops: number;
+}
+
+/** How long frames for a VM whose port closed here are counted as lost for it (the switch's
+ * grace period starts within this, or the VM did not move). */
+const DEPARTED_MS = 10_000;
+
+/** Frames for a VM whose port closed here that were dropped (live migration loss). */
+interface Departed {
+  readonly sinceMs: number;
+  dropped: number;
 }
 
 /** Packets held for a VM that moved here, until it attaches (about a quarter second at 1,000/s). */
@@ -84,7 +96,9 @@ interface Forward {
   readonly port: number;
   readonly untilMs: number;
   forwarded: number;
-  readonly ended: (forwarded: number) => void;
+  /** Frames dropped for the VM since its port closed here. */
+  dropped: number;
+  readonly ended: (forwarded: number, dropped: number) => void;
 }
 
 interface Route {
@@ -121,7 +135,9 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
   const forwards = new Map<number, Map<number, Forward>>();
   /** Live migration, target side: VMs moving here whose port is not open yet → their arrival
    * callback and the packets (checked) that came for them meanwhile. */
-  const pendingArrivals = new Map<string, { readonly vni: number; readonly ip: number; readonly arrived: (atMs: number) => void; readonly held: Buffer[] }>();
+  const pendingArrivals = new Map<string, { readonly vni: number; readonly ip: number; readonly arrived: (atMs: number, dropped: number) => void; readonly held: Buffer[]; dropped: number }>();
+  /** Live migration, source side: (VNI, u32 IP) of VMs whose port closed here lately → frames dropped for them since. */
+  const departed = new Map<number, Map<number, Departed>>();
   /** The same, by (VNI, u32 IP). */
   const pendingByAddress = new Map<number, Map<number, string>>();
 
@@ -153,7 +169,10 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
     if (vm.peerHost === undefined) {
       // A VM moving here by live migration: hold what comes before it attaches.
       if (vm.arrival !== undefined && (vm.held ??= []).length < HOLD_FOR_MOVED) vm.held.push(offset === 0 ? bytes : bytes.subarray(offset));
-      else drops['vm-not-attached']++;
+      else {
+        drops['vm-not-attached']++;
+        if (vm.arrival !== undefined) vm.movedDrops++;
+      }
       return;
     }
     c.vmTxPackets++;
@@ -162,7 +181,7 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
     if (vm.arrival !== undefined) {
       const arrived = vm.arrival;
       vm.arrival = undefined;
-      arrived(Date.now());
+      arrived(Date.now(), vm.movedDrops);
     }
   };
 
@@ -180,7 +199,31 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
     if (!m || !f) return;
     m.delete(ip);
     if (m.size === 0) forwards.delete(vni);
-    f.ended(f.forwarded);
+    f.ended(f.forwarded, f.dropped + (takeDeparted(vni, ip)?.dropped ?? 0));
+  };
+  /** Forgets (and returns) the loss count of a VM that left. */
+  const takeDeparted = (vni: number, ip: number): Departed | undefined => {
+    const m = departed.get(vni);
+    const d = m?.get(ip);
+    if (!d) return undefined;
+    m!.delete(ip);
+    if (m!.size === 0) departed.delete(vni);
+    return d;
+  };
+  /** Forgets the VMs that left longer ago than DEPARTED_MS. */
+  const forgetDeparted = (): void => {
+    const old = Date.now() - DEPARTED_MS;
+    for (const [vni, m] of departed) {
+      for (const [ip, d] of m) if (d.sinceMs < old) m.delete(ip);
+      if (m.size === 0) departed.delete(vni);
+    }
+  };
+  /** A frame for (vni, ip) was dropped here: counted against the VM if it left lately. */
+  const lostForDeparted = (vni: number, ip: number): void => {
+    const d = departed.get(vni)?.get(ip);
+    if (!d) return;
+    if (Date.now() - d.sinceMs > DEPARTED_MS) takeDeparted(vni, ip);
+    else d.dropped++;
   };
   /** Live migration, source side: sends a frame for a VM that left on to its new host. */
   const forwarded = (vni: number, ip: number, msg: Buffer): boolean => {
@@ -297,9 +340,14 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
       const pending = vmId === undefined ? undefined : pendingArrivals.get(vmId);
       if (vmId !== undefined && pending) {
         const refused = verifier?.checkFrame(vmId, frame.vni, frame.innerSrc, frame.innerDst, msg, frame.tokenOffset);
-        if (refused !== undefined) drops[`token-${refused}`]++;
-        else if (pending.held.length < HOLD_FOR_MOVED) pending.held.push(msg.subarray(frame.innerOffset));
-        else drops['vm-not-attached']++;
+        if (refused !== undefined) {
+          drops[`token-${refused}`]++;
+          pending.dropped++;
+        } else if (pending.held.length < HOLD_FOR_MOVED) pending.held.push(msg.subarray(frame.innerOffset));
+        else {
+          drops['vm-not-attached']++;
+          pending.dropped++;
+        }
         return;
       }
     }
@@ -317,6 +365,8 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
           });
       if (refused !== undefined) {
         drops[`token-${refused}`]++;
+        if (vm?.arrival !== undefined) vm.movedDrops++;
+        else if (!vm && departed.size > 0) lostForDeparted(frame.vni, frame.innerDst);
         tokens?.onRejected?.(refused, frame.vni, frame.innerSrc, frame.innerDst, msg.readUInt32BE(t));
         return;
       }
@@ -325,6 +375,7 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
     // issue 4); with them, only one whose token checked.
     if (!vm) {
       drops['no-local-vm']++;
+      if (departed.size > 0) lostForDeparted(frame.vni, frame.innerDst);
       return;
     }
     // The inner packet with any bytes after it (decodeVnetFrame's `geneve.payload`).
@@ -349,7 +400,20 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
   const openVm = async (vmId: string, vni: number, ip: string, ipNum: number): Promise<VmPort> => {
     const socket = await bindUdp(vmPortHost, fixedPorts[vmId] ?? 0);
     const pending = pendingArrivals.get(vmId);
-    const vm: VmPort = { vmId, vni, ip, ipNum, socket, port: socket.address().port, peerHost: undefined, peerPort: 0, pinned: false, arrival: pending?.arrived, held: pending?.held.length ? pending.held : undefined };
+    const vm: VmPort = {
+      vmId,
+      vni,
+      ip,
+      ipNum,
+      socket,
+      port: socket.address().port,
+      peerHost: undefined,
+      peerPort: 0,
+      pinned: false,
+      arrival: pending?.arrived,
+      held: pending?.held.length ? pending.held : undefined,
+      movedDrops: pending?.dropped ?? 0,
+    };
     if (pending) {
       pendingArrivals.delete(vmId);
       pendingByAddress.get(pending.vni)?.delete(pending.ip);
@@ -419,6 +483,11 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
       unindex(vm);
       closing.push(closeUdp(vm.socket));
       r.vmsRemoved.push(vmId);
+      // What still comes for it is counted as lost for it, should it be moving away.
+      forgetDeparted();
+      let d = departed.get(vm.vni);
+      if (!d) departed.set(vm.vni, (d = new Map()));
+      d.set(vm.ipNum, { sinceMs: Date.now(), dropped: 0 });
     }
     const opening: Promise<void>[] = [];
     for (const { vmId, vni, ip } of wanted.values()) {
@@ -444,6 +513,7 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
             if (closed) return closeUdp(opened.socket);
             vms.set(vmId, opened);
             index(opened);
+            takeDeparted(vni, ipNum);
             r.vmsAdded.push(vmId);
           },
           (e: unknown) => {
@@ -516,7 +586,7 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
       let byIp = forwards.get(m.vni);
       if (!byIp) forwards.set(m.vni, (byIp = new Map()));
       if (byIp.has(m.ip)) return; // the same move again (a replayed event)
-      byIp.set(m.ip, { host: to.host, port: to.port, untilMs: m.untilMs, forwarded: 0, ended });
+      byIp.set(m.ip, { host: to.host, port: to.port, untilMs: m.untilMs, forwarded: 0, dropped: takeDeparted(m.vni, m.ip)?.dropped ?? 0, ended });
       // Ends on time even when nothing comes (a frame after the end ends it too).
       setTimeout(() => endForward(m.vni, m.ip), Math.max(0, m.untilMs - Date.now())).unref();
     },
@@ -528,7 +598,7 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
       const vm = vms.get(m.vmId);
       if (vm) vm.arrival ??= arrived;
       else if (!pendingArrivals.has(m.vmId)) {
-        pendingArrivals.set(m.vmId, { vni: m.vni, ip: m.ip, arrived, held: [] });
+        pendingArrivals.set(m.vmId, { vni: m.vni, ip: m.ip, arrived, held: [], dropped: 0 });
         let byIp = pendingByAddress.get(m.vni);
         if (!byIp) pendingByAddress.set(m.vni, (byIp = new Map()));
         byIp.set(m.ip, m.vmId);
@@ -570,6 +640,7 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
       clearInterval(ticker);
       await chain;
       forwards.clear();
+      departed.clear();
       pendingArrivals.clear();
       pendingByAddress.clear();
       const all = [underlaySocket, ...[...vms.values()].map((v) => v.socket)];

@@ -7,7 +7,10 @@
  *   source's tokens count until the grace period ends;
  * - source: after the switch (`VmMoved` from this host) send frames that still come for the
  *   VM on to the target until the grace period ends, then report how many
- *   (`MigrationForwardingEnded`).
+ *   (`MigrationForwardingEnded`);
+ * - both count the packets for the VM their data plane dropped during the move (the target
+ *   before the first delivery, the source after the VM's port closed) and report them with
+ *   those events: the packets lost, as the system saw them.
  * Events older than their use (a key shared long ago, a switch whose grace period is over,
  * read again after a restart) are left alone.
  */
@@ -49,11 +52,11 @@ export function migrationPart(o: {
       // From now on this host takes the VM's tokens made for its source, holds what comes for
       // it until it attaches, and reports the first packet delivered (the switch may reach
       // this host's readers after the first forwarded frames do).
-      o.plane()?.receiveMoved({ vmId: k.vmId, vni: k.vni, ip: ipv4ToInt(k.ip), fromUnderlay: k.fromUnderlay, untilMs: Date.parse(e.occurredAt) + READY_WITHIN_MS }, (atMs) =>
+      o.plane()?.receiveMoved({ vmId: k.vmId, vni: k.vni, ip: ipv4ToInt(k.ip), fromUnderlay: k.fromUnderlay, untilMs: Date.parse(e.occurredAt) + READY_WITHIN_MS }, (atMs, dropped) =>
         publish(
           newEvent(
             'MigrationTrafficArrived',
-            { migrationId: k.migrationId, vmId: k.vmId, hostId, firstPacketAt: new Date(atMs).toISOString() as IsoTimestamp },
+            { migrationId: k.migrationId, vmId: k.vmId, hostId, firstPacketAt: new Date(atMs).toISOString() as IsoTimestamp, dropped: mustDecode(NonNegativeInt, dropped) },
             { causationId: e.id, correlationId: e.correlationId },
           ),
         ),
@@ -67,8 +70,8 @@ export function migrationPart(o: {
       if (!plane || untilMs <= now() || seen.has(`moved/${p.migrationId}`)) return;
       seen.add(`moved/${p.migrationId}`);
       if (p.fromHostId === o.hostId) {
-        plane.forwardMoved({ vni: p.vni, ip: ipv4ToInt(p.ip), toUnderlay: p.toUnderlay, untilMs }, (forwarded) =>
-          publish(newEvent('MigrationForwardingEnded', { migrationId: p.migrationId, vmId: p.vmId, hostId, forwarded: mustDecode(NonNegativeInt, forwarded) }, { causationId: e.id, correlationId: e.correlationId })),
+        plane.forwardMoved({ vni: p.vni, ip: ipv4ToInt(p.ip), toUnderlay: p.toUnderlay, untilMs }, (forwarded, dropped) =>
+          publish(newEvent('MigrationForwardingEnded', { migrationId: p.migrationId, vmId: p.vmId, hostId, forwarded: mustDecode(NonNegativeInt, forwarded), dropped: mustDecode(NonNegativeInt, dropped) }, { causationId: e.id, correlationId: e.correlationId })),
         );
       }
       // The target: tokens made for the source count until the grace period ends (the

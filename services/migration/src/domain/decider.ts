@@ -9,7 +9,9 @@
  * - `MigrationTargetReady` once the key is shared → `MigrationSwitching` (with the grace
  *   period): the mapping service switches (`VmMoved`).
  * - `MigrationForwardingEnded` from the source after the switch → `MigrationCompleted`, with
- *   the blackout from the events: the switch to the first packet delivered at the target.
+ *   the blackout from the events (the switch to the first packet delivered at the target)
+ *   and the packets lost: what the source dropped after the VM's port closed there plus what
+ *   the target dropped before its first delivery.
  * - `MigrationDeadlinePassed` (the service's clock) while the migration is still at that
  *   step: before the switch → `MigrationFailed` (`target-unresponsive`; the VM never left its
  *   source, so it keeps working there); after it (the source never reported) →
@@ -60,7 +62,8 @@ function decideRequested(s: MigrationState, e: EventOf<'MigrationRequested'>): r
 
 const fields = (m: Migration) => ({ migrationId: m.migrationId, vmId: m.vmId, vni: m.vni, ip: m.ip, fromHostId: m.fromHostId, toHostId: m.toHostId });
 
-function completed(m: Migration, forwarded: number | null): MigrationOutput {
+/** `source`: the source's report (forwarded, dropped), null when it never came. */
+function completed(m: Migration, source: { readonly forwarded: number; readonly dropped?: number } | null): MigrationOutput {
   const first = m.steps.firstPacketAt;
   const switched = m.steps.switchedAt;
   const blackout = first !== null && switched !== null ? Math.max(0, Date.parse(first) - Date.parse(switched)) : null;
@@ -68,7 +71,9 @@ function completed(m: Migration, forwarded: number | null): MigrationOutput {
     ...fields(m),
     steps: { ...m.steps },
     blackoutMs: blackout === null ? null : mustDecode(NonNegativeInt, blackout),
-    forwarded: forwarded === null ? null : mustDecode(NonNegativeInt, forwarded),
+    forwarded: source === null ? null : mustDecode(NonNegativeInt, source.forwarded),
+    // Lost as the data plane saw it: known once both hosts reported their drops.
+    ...(source?.dropped !== undefined && m.targetDropped !== undefined ? { packetsLost: mustDecode(NonNegativeInt, source.dropped + m.targetDropped) } : {}),
   });
 }
 
@@ -86,7 +91,7 @@ export function decide(s: MigrationState, e: MigrationInput, graceMs: PositiveIn
       const m = s.migrations.get(e.payload.migrationId);
       if (!m || m.step !== 'switched' || e.payload.hostId !== m.fromHostId) return NOTHING;
       // The first packet at the target is reported before the grace period ends, or never.
-      return [completed({ ...m, steps: { ...m.steps, forwardingEndedAt: e.occurredAt } }, e.payload.forwarded)];
+      return [completed({ ...m, steps: { ...m.steps, forwardingEndedAt: e.occurredAt } }, e.payload)];
     }
     case 'MigrationDeadlinePassed': {
       const m = s.migrations.get(e.payload.migrationId);

@@ -104,14 +104,19 @@ describe('a migration request', () => {
       fromUnderlay: underlay('h1'), toUnderlay: underlay('h2'), graceMs: GRACE,
     }, at(20));
     s = applyDecision(s, moved, decide(s, moved, GRACE));
-    const arrived = newEvent('MigrationTrafficArrived', { migrationId: mig('m1'), vmId: vm('a1'), hostId: host('h2'), firstPacketAt: new Date(Date.UTC(2026, 10, 25, 0, 0, 0, 32)).toISOString() as IsoTimestamp }, at(33));
+    const arrived = newEvent('MigrationTrafficArrived', { migrationId: mig('m1'), vmId: vm('a1'), hostId: host('h2'), firstPacketAt: new Date(Date.UTC(2026, 10, 25, 0, 0, 0, 32)).toISOString() as IsoTimestamp, dropped: mustDecode(NonNegativeInt, 2) }, at(33));
     s = applyDecision(s, arrived, decide(s, arrived, GRACE));
-    const endFwd = newEvent('MigrationForwardingEnded', { migrationId: mig('m1'), vmId: vm('a1'), hostId: host('h1'), forwarded: mustDecode(NonNegativeInt, 7) }, at(2020));
+    const endFwd = newEvent('MigrationForwardingEnded', { migrationId: mig('m1'), vmId: vm('a1'), hostId: host('h1'), forwarded: mustDecode(NonNegativeInt, 7), dropped: mustDecode(NonNegativeInt, 3) }, at(2020));
+    // Without the source's drop count the loss is not known.
+    const { dropped: _, ...withoutDrops } = endFwd.payload;
+    const unknownLoss = decide(s, { ...endFwd, payload: withoutDrops }, GRACE)[0]!.payload as PayloadOf<'MigrationCompleted'>;
+    assert.equal(unknownLoss.packetsLost, undefined);
     const done = decide(s, endFwd, GRACE);
     assert.equal(done[0]?.type, 'MigrationCompleted');
     const p = done[0]!.payload as PayloadOf<'MigrationCompleted'>;
     assert.equal(p.blackoutMs, 12);
     assert.equal(p.forwarded, 7);
+    assert.equal(p.packetsLost, 5, 'dropped at the source (3) and at the target (2)');
     assert.ok(p.steps.keySharedAt && p.steps.targetReadyAt && p.steps.switchedAt && p.steps.firstPacketAt && p.steps.forwardingEndedAt);
     s = applyDecision(s, endFwd, done);
     assert.equal(s.active.size, 0);

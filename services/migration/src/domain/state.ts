@@ -40,6 +40,8 @@ export interface Migration {
   readonly steps: { -readonly [K in keyof MigrationSteps]: MigrationSteps[K] };
   /** When the step it is at began (ms), for deadlines. */
   stepSince: number;
+  /** Packets for the VM the target dropped before its first delivery (undefined: not reported). */
+  targetDropped: number | undefined;
 }
 
 export interface MigrationState {
@@ -112,6 +114,7 @@ export function evolve(s: MigrationState, f: MigrationInput | MigrationOutput, o
         step: 'started',
         steps: { requestedAt: occurredAt, startedAt: occurredAt, keySharedAt: null, targetReadyAt: null, switchedAt: null, firstPacketAt: null, forwardingEndedAt: null },
         stepSince: at(occurredAt),
+        targetDropped: undefined,
       });
       s.active.set(p.vmId, p.migrationId);
       return s;
@@ -140,7 +143,10 @@ export function evolve(s: MigrationState, f: MigrationInput | MigrationOutput, o
     }
     case 'MigrationTrafficArrived': {
       const m = s.migrations.get(f.payload.migrationId);
-      if (m && f.payload.hostId === m.toHostId && m.steps.firstPacketAt === null) m.steps.firstPacketAt = f.payload.firstPacketAt;
+      if (m && f.payload.hostId === m.toHostId && m.steps.firstPacketAt === null) {
+        m.steps.firstPacketAt = f.payload.firstPacketAt;
+        m.targetDropped = f.payload.dropped;
+      }
       return s;
     }
     case 'MigrationForwardingEnded': {

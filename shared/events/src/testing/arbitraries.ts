@@ -272,8 +272,14 @@ export const arbitraryPayloads: { readonly [K in EventType]: fc.Arbitrary<Payloa
   MigrationTargetReady: fc.record({ migrationId: arbitraryMigrationId, vmId: arbitraryVmId, hostId: arbitraryHostId, keyId: arbitraryU32 }, plain),
   MigrationSwitching: fc.record({ ...migrationFields, graceMs: arbitraryPositiveInt }, plain),
   VmMoved: fc.record({ ...migrationFields, fromUnderlay: arbitraryUnderlayAddress, toUnderlay: arbitraryUnderlayAddress, graceMs: arbitraryPositiveInt }, plain),
-  MigrationTrafficArrived: fc.record({ migrationId: arbitraryMigrationId, vmId: arbitraryVmId, hostId: arbitraryHostId, firstPacketAt: arbitraryIsoTimestamp }, plain),
-  MigrationForwardingEnded: fc.record({ migrationId: arbitraryMigrationId, vmId: arbitraryVmId, hostId: arbitraryHostId, forwarded: arbitraryNonNegativeInt }, plain),
+  MigrationTrafficArrived: fc.record(
+    { migrationId: arbitraryMigrationId, vmId: arbitraryVmId, hostId: arbitraryHostId, firstPacketAt: arbitraryIsoTimestamp, dropped: arbitraryNonNegativeInt },
+    { requiredKeys: ['migrationId', 'vmId', 'hostId', 'firstPacketAt'], noNullPrototype: true },
+  ),
+  MigrationForwardingEnded: fc.record(
+    { migrationId: arbitraryMigrationId, vmId: arbitraryVmId, hostId: arbitraryHostId, forwarded: arbitraryNonNegativeInt, dropped: arbitraryNonNegativeInt },
+    { requiredKeys: ['migrationId', 'vmId', 'hostId', 'forwarded'], noNullPrototype: true },
+  ),
   MigrationCompleted: fc.record({
     ...migrationFields,
     steps: fc.record({
@@ -287,7 +293,8 @@ export const arbitraryPayloads: { readonly [K in EventType]: fc.Arbitrary<Payloa
     }, plain),
     blackoutMs: fc.option(arbitraryNonNegativeInt, { nil: null }),
     forwarded: fc.option(arbitraryNonNegativeInt, { nil: null }),
-  }, plain),
+    packetsLost: arbitraryNonNegativeInt,
+  }, { requiredKeys: ['migrationId', 'vmId', 'vni', 'ip', 'fromHostId', 'toHostId', 'steps', 'blackoutMs', 'forwarded'], noNullPrototype: true }),
   MigrationFailed: fc.record({
     migrationId: arbitraryMigrationId,
     vmId: arbitraryVmId,

@@ -19,14 +19,14 @@ export interface ServiceProcess {
   stop(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
 }
 
-/** Polls `probe` every 50 ms until it gives a value; throws after `ms`. */
-export async function until<T>(probe: () => Promise<T | undefined>, what: string, ms = 15_000): Promise<T> {
+/** Polls `probe` every `everyMs` (50) until it gives a value; throws after `ms`. */
+export async function until<T>(probe: () => Promise<T | undefined>, what: string, ms = 15_000, everyMs = 50): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     const v = await probe();
     if (v !== undefined) return v;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
 
