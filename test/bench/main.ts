@@ -35,6 +35,10 @@ const BENCHMARKS: Readonly<Record<string, Entry>> = {
     summary: 'pair set-up latency, first packet to delivery over N new pairs through the whole control plane (target: p99 < 20 ms)',
     load: () => import('./pairs'),
   },
+  migration: {
+    summary: 'live-migration blackout over N migrations under load: packets lost and ms, p50/p99, vs the same stream without migrating (target: p99 lost < 50)',
+    load: () => import('./migration'),
+  },
 };
 
 function usage(): string {

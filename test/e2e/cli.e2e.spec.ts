@@ -144,6 +144,16 @@ describe('vnet CLI', () => {
     for (const h of ['h1', 'h2', 'h3', 'h4']) assert.match(status, new RegExp(`${h}\\s+active\\s+\\S+\\s+127\\.0\\.1\\.\\d:6081\\s+2\\s+8\\s+8\\s+\\d+\\s`), status);
     assert.match(status, /table \(agent\)\s+pairs/, 'a pairs column');
 
+    // A live migration in the demo: blue-1 moves from h1 to h3 and its simulated VM follows;
+    // the command shows the steps and ends with the blackout and the packets lost.
+    const moved = vnet(['migrate', 'blue-1', '--to', 'h3', '--id', 'demo-move'], nats);
+    assert.equal(moved.code, 0, moved.err);
+    for (const step of ['started', 'key shared', 'target ready', 'switched', 'first packet', 'forwarding end']) assert.match(moved.out, new RegExp(step), moved.out);
+    assert.match(moved.out, /completed\s+blue-1 runs on h3: blackout \d+ ms, \d+ packets lost/, moved.out);
+    const listed = vnet(['migrations'], nats);
+    assert.match(listed.out, /MIGRATION\s+VM\s+HOSTS\s+OUTCOME\s+BLACKOUT\s+LOST\s+FORWARDED\s+TOTAL/);
+    assert.match(listed.out, /demo-move\s+blue-1\s+h1 -> h3\s+completed\s+\d+ ms\s+\d+\s+\d+/, listed.out);
+
     // A valid event is published and stored; a bad one is refused and nothing is written.
     const good = join(dataDir, 'good.json');
     writeFileSync(good, JSON.stringify({ type: 'RegionDeclared', schemaVersion: 1, payload: { regionId: 'ap-south', name: 'Asia Pacific South' } }));

@@ -59,7 +59,7 @@ export function registerMigrate(program: Command): void {
     .option('--timeout <ms>', 'how long to follow it', '30000')
     .addHelpText('after', `
 Example:
-  $ npx vnet migrate vm-blue-1 --to h3
+  $ npx vnet migrate blue-1 --to h3      # in the demo of vnet up
 
 The migration fails with a reason (unknown-host, host-drained, out-of-capacity, …) when the
 target cannot take the VM, and rolls back (target-unresponsive) when the target does not get

@@ -12,7 +12,10 @@
  *   before the first delivery, the source after the VM's port closed) and report them with
  *   those events: the packets lost, as the system saw them.
  * Events older than their use (a key shared long ago, a switch whose grace period is over,
- * read again after a restart) are left alone.
+ * read again after a restart) are left alone. Events from before this agent started (read
+ * again after a restart) still set up the data plane, but are not answered again: their
+ * answers are in the log already (or the migration went on without them: a target that
+ * restarts before saying it is ready lets the migration time out and roll back).
  */
 import { HostId, ipv4ToInt, mustDecode, newEvent, NonNegativeInt, streamNameOf, type DomainEvent, type EventOf, type IsoTimestamp } from '@vnet/events';
 import { describeAppendError, type EventStore } from '@vnet/eventstore';
@@ -36,7 +39,12 @@ export function migrationPart(o: {
   readonly onError?: (e: unknown) => void;
 }): MigrationPart {
   const now = o.now ?? Date.now;
+  const startedAt = now();
   const hostId = mustDecode(HostId, o.hostId);
+  /** Answers `e` with `ev`, unless `e` is from before this run (the run that read it first answered). */
+  const answer = (e: DomainEvent, ev: DomainEvent): void => {
+    if (Date.parse(e.occurredAt) >= startedAt) publish(ev);
+  };
   const publish = (ev: DomainEvent): void => {
     o.store.appendToStream(streamNameOf(ev), [ev]).then(
       (r) => r._tag === 'Left' && o.onError?.(new Error(`could not write ${ev.type}: ${describeAppendError(r.left)}`)),
@@ -53,7 +61,8 @@ export function migrationPart(o: {
       // it until it attaches, and reports the first packet delivered (the switch may reach
       // this host's readers after the first forwarded frames do).
       o.plane()?.receiveMoved({ vmId: k.vmId, vni: k.vni, ip: ipv4ToInt(k.ip), fromUnderlay: k.fromUnderlay, untilMs: Date.parse(e.occurredAt) + READY_WITHIN_MS }, (atMs, dropped) =>
-        publish(
+        answer(
+          e,
           newEvent(
             'MigrationTrafficArrived',
             { migrationId: k.migrationId, vmId: k.vmId, hostId, firstPacketAt: new Date(atMs).toISOString() as IsoTimestamp, dropped: mustDecode(NonNegativeInt, dropped) },
@@ -61,7 +70,7 @@ export function migrationPart(o: {
           ),
         ),
       );
-      publish(newEvent('MigrationTargetReady', { migrationId: k.migrationId, vmId: k.vmId, hostId, keyId: k.keyId }, { causationId: e.id, correlationId: e.correlationId }));
+      answer(e, newEvent('MigrationTargetReady', { migrationId: k.migrationId, vmId: k.vmId, hostId, keyId: k.keyId }, { causationId: e.id, correlationId: e.correlationId }));
     },
     moved(e) {
       const p = e.payload;
@@ -71,7 +80,7 @@ export function migrationPart(o: {
       seen.add(`moved/${p.migrationId}`);
       if (p.fromHostId === o.hostId) {
         plane.forwardMoved({ vni: p.vni, ip: ipv4ToInt(p.ip), toUnderlay: p.toUnderlay, untilMs }, (forwarded, dropped) =>
-          publish(newEvent('MigrationForwardingEnded', { migrationId: p.migrationId, vmId: p.vmId, hostId, forwarded: mustDecode(NonNegativeInt, forwarded), dropped: mustDecode(NonNegativeInt, dropped) }, { causationId: e.id, correlationId: e.correlationId })),
+          answer(e, newEvent('MigrationForwardingEnded', { migrationId: p.migrationId, vmId: p.vmId, hostId, forwarded: mustDecode(NonNegativeInt, forwarded), dropped: mustDecode(NonNegativeInt, dropped) }, { causationId: e.id, correlationId: e.correlationId })),
         );
       }
       // The target: tokens made for the source count until the grace period ends (the
