@@ -178,10 +178,14 @@ export async function run(args: readonly string[]): Promise<number> {
       const s0 = seq;
       const t0 = performance.now();
       await p.publish('MigrationRequested', { migrationId: id, vmId: MV.vmId, toHostId: to });
-      // Re-attach at the target as soon as it has the VM's port.
-      const port = await until(async () => (await p.tables(to)).vms.find((v) => v.vmId === MV.vmId)?.port, `mv's port on ${to}`, 15_000, 2);
-      mvSock.send(ipv4Packet(MV.ip, '10.81.255.254', 'here'), port, '127.0.0.1');
-      const end = await migrationEnd(p, id, 30_000);
+      // Re-attach at the target as soon as it has the VM's port (a migration refused or
+      // rolled back gives it none: its end says why).
+      const ending = migrationEnd(p, id, 30_000);
+      let over = false;
+      void ending.finally(() => (over = true)).catch(() => undefined);
+      const port = await until(async () => (over ? -1 : (await p.tables(to)).vms.find((v) => v.vmId === MV.vmId)?.port), `mv's port on ${to}`, 15_000, 2);
+      if (port > 0) mvSock.send(ipv4Packet(MV.ip, '10.81.255.254', 'here'), port, '127.0.0.1');
+      const end = await ending;
       const t1 = performance.now();
       // Packets sent until the end, plus those still in flight, count.
       const s1 = seq;
@@ -195,6 +199,10 @@ export async function run(args: readonly string[]): Promise<number> {
       const f = windowFigures(arrivals, s0, s1);
       samples.push({ ...f, blackoutMs: end.payload.blackoutMs, reported: end.payload.packetsLost, totalMs: t1 - t0, windowMs: ((s1 - s0) / o.rate) * 1000 });
       process.stdout.write(`\rmigrations: ${i + 1}/${o.migrations}, packets lost so far ${samples.reduce((n, x) => n + x.lost, 0)}`);
+      if (seq >= maxSeq) {
+        console.log(`\nthe stream used all ${maxSeq} sequence numbers (migrations slower than planned): stopping after ${i + 1} migrations`);
+        break;
+      }
     }
     const migrationsMs = performance.now() - benchStart;
     process.stdout.write('\n');

@@ -167,6 +167,7 @@ describe('live migration at scale', () => {
     const ports = new Map<string, string>();
     for (const p of PEERS) ports.set(p.vmId, await plane.vmPort(p));
     let seq = 0;
+    const intervals: NodeJS.Timeout[] = [];
     // Each peer sends one packet every 100 ms (10 per peer per second, 1,000/s in all), spread
     // over the 100 ms.
     const timers = [0, 1, 2, 3, 4].map((slot) =>
@@ -178,7 +179,6 @@ describe('live migration at scale', () => {
         intervals.push(t);
       }, slot * 20),
     );
-    const intervals: NodeJS.Timeout[] = [];
     try {
       await until(async () => (PEERS.every((p) => (rx.got.get(p.ip)?.size ?? 0) > 3) ? true : undefined), 'packets from all 100 peers at the hub', 20_000);
       const first = seq;

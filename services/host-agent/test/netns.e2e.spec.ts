@@ -48,7 +48,7 @@ function pingCounts(out: string): { sent: number; received: number } {
 describe('network namespaces as VMs on two host agents', { skip: unavailable }, () => {
   before(async () => {
     rootBefore = await rootTenLines([DEV.a, DEV.b]);
-    plane = await startPlane('netns-e2e', HOSTS, [{ networkId: 'nsnet', vni: 4141, cidr: '10.0.0.0/24' }], VMS, { migration: { graceMs: 1500, prepareTimeoutMs: 3000 } });
+    plane = await startPlane('netns-e2e', HOSTS, [{ networkId: 'nsnet', vni: 4141, cidr: '10.0.0.0/24' }], VMS, { migration: { graceMs: 3000, prepareTimeoutMs: 3000 } });
     nsVms.a = await createNsVm(NS.a, DEV.a, '10.0.0.1/24', await plane.vmPort(VMS[0]!), { movable: true });
     nsVms.b = await createNsVm(NS.b, DEV.b, '10.0.0.2/24', await plane.vmPort(VMS[1]!));
     // Each agent learns where its VM is from the first packet the VM sends: one ping each way.

@@ -219,22 +219,32 @@ export async function startPlane(
 export async function migrationEvents(plane: Plane, migrationId: string): Promise<DomainEvent[]> {
   const store = await plane.nats.connect(domainEventCodec, `mig-read-${migrationId}`);
   try {
-    const out: DomainEvent[] = [];
-    for await (const r of store.readAll({ filter: `vnet.evt.migration.${migrationId}` })) out.push(r.event);
-    return out;
+    return await readMigration(store, migrationId);
   } finally {
     await store.close();
   }
 }
 
-/** Waits for a migration's end (`MigrationCompleted` or `MigrationFailed`). */
-export const migrationEnd = (plane: Plane, migrationId: string, ms = 15_000): Promise<EventOf<'MigrationCompleted'> | EventOf<'MigrationFailed'>> =>
-  until(
-    async () => (await migrationEvents(plane, migrationId)).find((e): e is EventOf<'MigrationCompleted'> | EventOf<'MigrationFailed'> => e.type === 'MigrationCompleted' || e.type === 'MigrationFailed'),
-    `the end of migration ${migrationId}`,
-    ms,
-    100,
-  );
+async function readMigration(store: EventStore<DomainEvent>, migrationId: string): Promise<DomainEvent[]> {
+  const out: DomainEvent[] = [];
+  for await (const r of store.readAll({ filter: `vnet.evt.migration.${migrationId}` })) out.push(r.event);
+  return out;
+}
+
+/** Waits for a migration's end (`MigrationCompleted` or `MigrationFailed`), polling its stream on one connection. */
+export async function migrationEnd(plane: Plane, migrationId: string, ms = 15_000): Promise<EventOf<'MigrationCompleted'> | EventOf<'MigrationFailed'>> {
+  const store = await plane.nats.connect(domainEventCodec, `mig-end-${migrationId}`);
+  try {
+    return await until(
+      async () => (await readMigration(store, migrationId)).find((e): e is EventOf<'MigrationCompleted'> | EventOf<'MigrationFailed'> => e.type === 'MigrationCompleted' || e.type === 'MigrationFailed'),
+      `the end of migration ${migrationId}`,
+      ms,
+      100,
+    );
+  } finally {
+    await store.close();
+  }
+}
 
 // ---------------------------------------------------------------- namespaces as VMs
 
@@ -294,6 +304,7 @@ export async function createNsVm(ns: string, dev: string, ipCidr: string, vmPort
   }
   const socat = await bridgeTun(dev, vmPort);
   await enterNs(ns, dev, ipCidr);
+  await must('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
   return {
     ns,
     dev,
@@ -328,15 +339,21 @@ async function bridgeTun(dev: string, vmPort: string): Promise<ChildProcess> {
       return false;
     }
   };
-  await until(
-    async () => {
-      if (socat.exitCode !== null) throw new Error(`socat exited (${socat.exitCode}): ${socatErr.trim()}`);
-      return holds() ? true : undefined;
-    },
-    `socat holding TUN device ${dev}`,
-    5000,
-    5,
-  );
+  try {
+    await until(
+      async () => {
+        if (socat.exitCode !== null) throw new Error(`socat exited (${socat.exitCode}): ${socatErr.trim()}`);
+        return holds() ? true : undefined;
+      },
+      `socat holding TUN device ${dev}`,
+      5000,
+      5,
+    );
+  } catch (e) {
+    await stopChild(socat, 500);
+    created.procs.delete(socat);
+    throw e;
+  }
   return socat;
 }
 
@@ -358,7 +375,8 @@ async function enterNs(ns: string, dev: string, ipCidr: string): Promise<void> {
 export async function repointNsVm(vm: NsVm, vmPort: string): Promise<NsVm> {
   await stopChild(vm.socat, 500);
   created.procs.delete(vm.socat);
-  await must('ip', ['-n', vm.ns, 'link', 'set', vm.dev, 'netns', '1']);
+  // Back to this process's namespace (the root one of these tests), where socat runs.
+  await must('ip', ['-n', vm.ns, 'link', 'set', vm.dev, 'netns', String(process.pid)]);
   const socat = await bridgeTun(vm.dev, vmPort);
   await enterNs(vm.ns, vm.dev, vm.ipCidr);
   return { ...vm, socat };

@@ -164,7 +164,7 @@ export interface DataPlane {
    * Live migration, source side: VM (`vni`, `ip` as u32) left this host for `toUnderlay`.
    * Frames for it that still come here are sent on there, unchanged, until `untilMs` (unix
    * ms); then `ended` gets how many were, and how many frames for it this host dropped
-   * since its port closed here (before the forwarding started, or that could not be sent).
+   * since its port closed here (before the forwarding started).
    */
   forwardMoved(m: { readonly vni: number; readonly ip: number; readonly toUnderlay: string; readonly untilMs: number }, ended: (forwarded: number, dropped: number) => void): void;
   /**

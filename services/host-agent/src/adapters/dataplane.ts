@@ -477,6 +477,7 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
     // VM ports: close the removed ones, re-index the changed ones, open the new ones.
     const wanted = new Map(desired.vms.map((v) => [v.vmId, v]));
     const closing: Promise<void>[] = [];
+    if (departed.size > 0) forgetDeparted();
     for (const [vmId, vm] of vms) {
       if (wanted.has(vmId)) continue;
       vms.delete(vmId);
@@ -484,7 +485,6 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
       closing.push(closeUdp(vm.socket));
       r.vmsRemoved.push(vmId);
       // What still comes for it is counted as lost for it, should it be moving away.
-      forgetDeparted();
       let d = departed.get(vm.vni);
       if (!d) departed.set(vm.vni, (d = new Map()));
       d.set(vm.ipNum, { sinceMs: Date.now(), dropped: 0 });

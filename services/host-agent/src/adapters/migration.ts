@@ -12,13 +12,14 @@
  *   before the first delivery, the source after the VM's port closed) and report them with
  *   those events: the packets lost, as the system saw them.
  * Events older than their use (a key shared long ago, a switch whose grace period is over,
- * read again after a restart) are left alone. Events from before this agent started (read
- * again after a restart) still set up the data plane, but are not answered again: their
- * answers are in the log already (or the migration went on without them: a target that
- * restarts before saying it is ready lets the migration time out and roll back).
+ * read again after a restart) are left alone. An answer's id derives from the event it
+ * answers (and this host), so an agent that restarts and answers again writes nothing new:
+ * the log stores an id once within its duplicate window (an hour). An answer the previous
+ * run never wrote (it restarted during the grace period) is written by this one.
  */
 import { HostId, ipv4ToInt, mustDecode, newEvent, NonNegativeInt, streamNameOf, type DomainEvent, type EventOf, type IsoTimestamp } from '@vnet/events';
 import { describeAppendError, type EventStore } from '@vnet/eventstore';
+import { derivedEventId } from '@vnet/runner';
 import type { DataPlane } from './dataplane';
 
 /** A shared key older than this is not answered any more (the migration gave up long ago). */
@@ -39,12 +40,9 @@ export function migrationPart(o: {
   readonly onError?: (e: unknown) => void;
 }): MigrationPart {
   const now = o.now ?? Date.now;
-  const startedAt = now();
   const hostId = mustDecode(HostId, o.hostId);
-  /** Answers `e` with `ev`, unless `e` is from before this run (the run that read it first answered). */
-  const answer = (e: DomainEvent, ev: DomainEvent): void => {
-    if (Date.parse(e.occurredAt) >= startedAt) publish(ev);
-  };
+  /** Answers `e` with `ev`, under an id derived from `e`: written once however often it is answered. */
+  const answer = (e: DomainEvent, ev: DomainEvent): void => publish({ ...ev, id: derivedEventId(`host-agent.${o.hostId}`, e.id, ev.type, '') });
   const publish = (ev: DomainEvent): void => {
     o.store.appendToStream(streamNameOf(ev), [ev]).then(
       (r) => r._tag === 'Left' && o.onError?.(new Error(`could not write ${ev.type}: ${describeAppendError(r.left)}`)),
