@@ -72,6 +72,8 @@ export const BRAND_DOCS: { readonly [name: string]: BrandDoc } = {
   VmId: idDoc('virtual machine'),
   RuleId: idDoc('policy rule'),
   MigrationId: idDoc('live migration'),
+  ResourceId: idDoc('resource-graph node (unique within its kind)'),
+  AllocationId: idDoc('resource allocation'),
   Tag: {
     summary: '1-63 chars of a-z 0-9 _ -, starting with a letter or digit',
     schema: { type: 'string', pattern: AGGREGATE_ID_PATTERN.source, description: 'A label on a VM that policy rules select.' },

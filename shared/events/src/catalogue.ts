@@ -53,6 +53,15 @@ export const CURRENT_VERSIONS = {
   MigrationCompleted: 1,
   MigrationFailed: 1,
   MigrationDeadlinePassed: 1,
+  ResourceNodeAdded: 1,
+  ResourceLinked: 1,
+  ResourceDeletionRequested: 1,
+  ResourceNodeDeleted: 1,
+  AllocationRequested: 1,
+  ReleaseRequested: 1,
+  ResourceAllocated: 1,
+  ResourceReleased: 1,
+  AllocationRefused: 1,
 } as const satisfies { readonly [K in Types]: number };
 
 /** The envelope codec type of every event type at its current version. */
@@ -98,6 +107,15 @@ export const ENVELOPE_CODECS: EnvelopeCodecs = {
   MigrationCompleted: envelopeCodec('MigrationCompleted', CURRENT_VERSIONS.MigrationCompleted, PAYLOAD_CODECS.MigrationCompleted),
   MigrationFailed: envelopeCodec('MigrationFailed', CURRENT_VERSIONS.MigrationFailed, PAYLOAD_CODECS.MigrationFailed),
   MigrationDeadlinePassed: envelopeCodec('MigrationDeadlinePassed', CURRENT_VERSIONS.MigrationDeadlinePassed, PAYLOAD_CODECS.MigrationDeadlinePassed),
+  ResourceNodeAdded: envelopeCodec('ResourceNodeAdded', CURRENT_VERSIONS.ResourceNodeAdded, PAYLOAD_CODECS.ResourceNodeAdded),
+  ResourceLinked: envelopeCodec('ResourceLinked', CURRENT_VERSIONS.ResourceLinked, PAYLOAD_CODECS.ResourceLinked),
+  ResourceDeletionRequested: envelopeCodec('ResourceDeletionRequested', CURRENT_VERSIONS.ResourceDeletionRequested, PAYLOAD_CODECS.ResourceDeletionRequested),
+  ResourceNodeDeleted: envelopeCodec('ResourceNodeDeleted', CURRENT_VERSIONS.ResourceNodeDeleted, PAYLOAD_CODECS.ResourceNodeDeleted),
+  AllocationRequested: envelopeCodec('AllocationRequested', CURRENT_VERSIONS.AllocationRequested, PAYLOAD_CODECS.AllocationRequested),
+  ReleaseRequested: envelopeCodec('ReleaseRequested', CURRENT_VERSIONS.ReleaseRequested, PAYLOAD_CODECS.ReleaseRequested),
+  ResourceAllocated: envelopeCodec('ResourceAllocated', CURRENT_VERSIONS.ResourceAllocated, PAYLOAD_CODECS.ResourceAllocated),
+  ResourceReleased: envelopeCodec('ResourceReleased', CURRENT_VERSIONS.ResourceReleased, PAYLOAD_CODECS.ResourceReleased),
+  AllocationRefused: envelopeCodec('AllocationRefused', CURRENT_VERSIONS.AllocationRefused, PAYLOAD_CODECS.AllocationRefused),
 };
 
 /** Every domain event, as deciders and projections see it: the current version, decoded. */
@@ -130,6 +148,11 @@ export const EXTERNAL_EVENT_TYPES = [
   'MigrationRequested',
   'PolicyRuleSet',
   'PolicyRuleRemoved',
+  'ResourceNodeAdded',
+  'ResourceLinked',
+  'ResourceDeletionRequested',
+  'AllocationRequested',
+  'ReleaseRequested',
 ] as const satisfies ReadonlyArray<EventType>;
 
 /** An event type that an external system may publish. */
@@ -175,6 +198,15 @@ export const EVENT_DESCRIPTIONS: { readonly [K in EventType]: string } = {
   MigrationCompleted: 'A migration is over, with the time of each step, the blackout, what the source forwarded and the packets the data plane lost.',
   MigrationFailed: 'A migration did not happen, or was rolled back, at a step, with the reason; the VM stays on its source host.',
   MigrationDeadlinePassed: "A migration's step took longer than its deadline (the migration service's clock).",
+  ResourceNodeAdded: 'A node joined the resource graph, with what it has to hand out (addresses, CPUs, memory, instance quota).',
+  ResourceLinked: 'A link in the resource graph: one node owns another (deleting it deletes the other) or uses it (may ask it for resources).',
+  ResourceDeletionRequested: 'Asks for a resource-graph node to be deleted with everything it owns.',
+  ResourceNodeDeleted: 'A node left the resource graph (itself deleted, or its owner was).',
+  AllocationRequested: 'A node asks another, along a link, for some of what it hands out.',
+  ReleaseRequested: 'A node gives back an allocation.',
+  ResourceAllocated: 'A provider node handed out an allocation (an address, CPUs, memory, quota).',
+  ResourceReleased: 'A provider node has an allocation back (given back, or its holder or itself deleted).',
+  AllocationRefused: 'A provider node refused an allocation, saying why (exhausted, unknown, not linked...).',
 };
 
 /** True when `s` names an event type of the catalogue. */

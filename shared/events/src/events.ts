@@ -47,11 +47,16 @@ function assertNever(x: never): never {
   throw new Error(`unhandled event ${JSON.stringify(x)}`);
 }
 
+/** A resource-graph node as `kind/id`. */
+const ref = (n: { readonly kind: string; readonly id: string }): string => `${n.kind}/${n.id}`;
+
 /**
  * The stream (aggregate) an event belongs to: `region.<id>`, `datacenter.<id>`, `host.<id>`,
  * `network.<id>` or `vm.<id>`; the mapping service's outputs go to `vni.<vni>` (mappings,
  * followed per VNI by host agents), `hostvms.<hostId>` (which VMs a host runs) and `vm.<id>`
- * (rejections). The event store publishes it on `vnet.evt.<stream>`.
+ * (rejections); a resource-graph node's events go to `res.<kind>.<id>`, the requests it handles
+ * to `resreq.alloc.<allocationId>` and `resreq.del.<kind>.<id>`. The event store publishes it
+ * on `vnet.evt.<stream>`.
  */
 export function streamNameOf(ev: DomainEvent): string {
   switch (ev.type) {
@@ -107,6 +112,20 @@ export function streamNameOf(ev: DomainEvent): string {
     case 'MigrationFailed':
     case 'MigrationDeadlinePassed':
       return `migration.${ev.payload.migrationId}`;
+    case 'ResourceNodeAdded':
+    case 'ResourceNodeDeleted':
+      return `res.${ev.payload.node.kind}.${ev.payload.node.id}`;
+    case 'ResourceLinked':
+      return `res.${ev.payload.from.kind}.${ev.payload.from.id}`;
+    case 'ResourceAllocated':
+    case 'ResourceReleased':
+    case 'AllocationRefused':
+      return `res.${ev.payload.provider.kind}.${ev.payload.provider.id}`;
+    case 'ResourceDeletionRequested':
+      return `resreq.del.${ev.payload.node.kind}.${ev.payload.node.id}`;
+    case 'AllocationRequested':
+    case 'ReleaseRequested':
+      return `resreq.alloc.${ev.payload.allocationId}`;
     default:
       return assertNever(ev);
   }
@@ -232,6 +251,27 @@ export function describeEvent(ev: DomainEvent): string {
     }
     case 'MigrationDeadlinePassed':
       return `MigrationDeadlinePassed migration=${ev.payload.migrationId} step=${ev.payload.step} after=${ev.payload.afterMs}ms`;
+    case 'ResourceNodeAdded': {
+      const c = ev.payload.capacity;
+      const has = Object.entries(c).map(([k, v]) => `${k}=${v}`).join(' ');
+      return `ResourceNodeAdded ${ref(ev.payload.node)}${has ? ` ${has}` : ''}`;
+    }
+    case 'ResourceLinked':
+      return `ResourceLinked ${ref(ev.payload.from)} ${ev.payload.relation} ${ref(ev.payload.to)}`;
+    case 'ResourceDeletionRequested':
+      return `ResourceDeletionRequested ${ref(ev.payload.node)}${ev.payload.reason ? ` (${ev.payload.reason})` : ''}`;
+    case 'ResourceNodeDeleted':
+      return `ResourceNodeDeleted ${ref(ev.payload.node)}${ev.payload.owner ? ` with its owner ${ref(ev.payload.owner)}` : ''}`;
+    case 'AllocationRequested':
+      return `AllocationRequested ${ev.payload.allocationId}: ${ref(ev.payload.holder)} asks ${ref(ev.payload.provider)} for ${ev.payload.amount} ${ev.payload.resource}`;
+    case 'ReleaseRequested':
+      return `ReleaseRequested ${ev.payload.allocationId} to ${ref(ev.payload.provider)}`;
+    case 'ResourceAllocated':
+      return `ResourceAllocated ${ev.payload.allocationId}: ${ref(ev.payload.provider)} gave ${ref(ev.payload.holder)} ${ev.payload.ip ?? `${ev.payload.amount} ${ev.payload.resource}`}`;
+    case 'ResourceReleased':
+      return `ResourceReleased ${ev.payload.allocationId}: ${ref(ev.payload.provider)} has back ${ev.payload.ip ?? `${ev.payload.amount} ${ev.payload.resource}`} from ${ref(ev.payload.holder)} (${ev.payload.reason})`;
+    case 'AllocationRefused':
+      return `AllocationRefused ${ev.payload.allocationId}: ${ref(ev.payload.provider)} refused ${ref(ev.payload.holder)} ${ev.payload.amount} ${ev.payload.resource}: ${ev.payload.reason} (${ev.payload.detail})`;
     default:
       return assertNever(ev);
   }

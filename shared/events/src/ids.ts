@@ -114,6 +114,20 @@ export const MigrationId = t.brand(t.string, (s): s is t.Branded<string, Migrati
 /** Id of a live migration; a NATS subject token. */
 export type MigrationId = t.TypeOf<typeof MigrationId>;
 
+/** Brand of {@link ResourceId}. */
+export interface ResourceIdBrand { readonly ResourceId: unique symbol }
+/** Id of a node of the resource graph, unique within its kind (a subnet and a network may share one). */
+export const ResourceId = t.brand(t.string, (s): s is t.Branded<string, ResourceIdBrand> => isAggregateId(s), 'ResourceId');
+/** Id of a resource-graph node; a NATS subject token. */
+export type ResourceId = t.TypeOf<typeof ResourceId>;
+
+/** Brand of {@link AllocationId}. */
+export interface AllocationIdBrand { readonly AllocationId: unique symbol }
+/** Id of one allocation (chosen by whoever asks; asking again with the same id changes nothing). */
+export const AllocationId = t.brand(t.string, (s): s is t.Branded<string, AllocationIdBrand> => isAggregateId(s), 'AllocationId');
+/** Id of an allocation; a NATS subject token. */
+export type AllocationId = t.TypeOf<typeof AllocationId>;
+
 /** Brand of {@link RuleId}. */
 export interface RuleIdBrand { readonly RuleId: unique symbol }
 /** Id of a policy rule. */

@@ -4,7 +4,7 @@
  */
 import * as t from 'io-ts';
 import { closed } from './closed';
-import { DatacenterId, DisplayName, HostId, IsoTimestamp, MigrationId, NetworkId, NonNegativeInt, PairId, PositiveInt, ProjectId, RegionId, RuleId, Tag, U32, VmId } from './ids';
+import { AllocationId, DatacenterId, DisplayName, HostId, IsoTimestamp, MigrationId, NetworkId, NonNegativeInt, PairId, PositiveInt, ProjectId, RegionId, ResourceId, RuleId, Tag, U32, VmId } from './ids';
 import { Base64, Cidr, Ipv4, PublicKey, UnderlayAddress, Vni } from './net';
 
 /** A region exists (idempotent: declaring it again with the same name changes nothing). */
@@ -530,6 +530,113 @@ export const MigrationDeadlinePassedPayload = closed('MigrationDeadlinePassed pa
 /** Payload of `MigrationDeadlinePassed`. */
 export type MigrationDeadlinePassedPayload = t.TypeOf<typeof MigrationDeadlinePassedPayload>;
 
+// ---------------------------------------------------------------- resource graph
+
+/** The kinds of node of the resource graph. */
+export const ResourceKind = t.union(
+  [
+    t.literal('region'),
+    t.literal('datacenter'),
+    t.literal('host'),
+    t.literal('project'),
+    t.literal('network'),
+    t.literal('subnet'),
+    t.literal('vm'),
+    t.literal('nic'),
+    t.literal('ip'),
+    t.literal('image'),
+  ],
+  'ResourceKind',
+);
+/** A kind of resource-graph node. */
+export type ResourceKind = t.TypeOf<typeof ResourceKind>;
+
+/** A node of the resource graph: its kind and its id within that kind. */
+export const NodeRef = closed('NodeRef', { kind: ResourceKind, id: ResourceId });
+/** A node of the resource graph. */
+export type NodeRef = t.TypeOf<typeof NodeRef>;
+
+/** What a node hands out: addresses of a subnet, CPUs and memory of a host, a project's instance quota. */
+export const ResourceName = t.union([t.literal('ips'), t.literal('cpus'), t.literal('memoryMiB'), t.literal('instances')], 'ResourceName');
+/** What a node hands out. */
+export type ResourceName = t.TypeOf<typeof ResourceName>;
+
+/** What a node has to hand out (each absent: it has none of that). `ips`: the usable addresses of the CIDR (network, broadcast and the first address, the gateway, excluded). */
+export const ResourceCapacity = closed('ResourceCapacity', {}, { ips: Cidr, cpus: PositiveInt, memoryMiB: PositiveInt, instances: PositiveInt });
+/** What a node has to hand out. */
+export type ResourceCapacity = t.TypeOf<typeof ResourceCapacity>;
+
+/** A node joins the graph, with what it has to hand out (adding it again changes nothing). */
+export const ResourceNodeAddedPayload = closed('ResourceNodeAdded payload', { node: NodeRef, capacity: ResourceCapacity });
+/** Payload of `ResourceNodeAdded`. */
+export type ResourceNodeAddedPayload = t.TypeOf<typeof ResourceNodeAddedPayload>;
+
+/** How two nodes are linked: `from` owns `to` (deleting `from` deletes `to`), or `from` uses `to` (it may ask it for resources). */
+export const ResourceRelation = t.union([t.literal('owns'), t.literal('uses')], 'ResourceRelation');
+/** How two nodes are linked. */
+export type ResourceRelation = t.TypeOf<typeof ResourceRelation>;
+
+/** A link between two nodes (on the `from` node's subject). */
+export const ResourceLinkedPayload = closed('ResourceLinked payload', { from: NodeRef, to: NodeRef, relation: ResourceRelation });
+/** Payload of `ResourceLinked`. */
+export type ResourceLinkedPayload = t.TypeOf<typeof ResourceLinkedPayload>;
+
+/** Asks for a node to be deleted, with everything it owns; what it holds and what it handed out are released. */
+export const ResourceDeletionRequestedPayload = closed('ResourceDeletionRequested payload', { node: NodeRef }, { reason: t.string });
+/** Payload of `ResourceDeletionRequested`. */
+export type ResourceDeletionRequestedPayload = t.TypeOf<typeof ResourceDeletionRequestedPayload>;
+
+/** A node left the graph; `owner`: it went because that node (its owner, at some depth) was deleted. */
+export const ResourceNodeDeletedPayload = closed('ResourceNodeDeleted payload', { node: NodeRef }, { owner: NodeRef });
+/** Payload of `ResourceNodeDeleted`. */
+export type ResourceNodeDeletedPayload = t.TypeOf<typeof ResourceNodeDeletedPayload>;
+
+/** A message along a link: `holder` asks `provider` for `amount` of `resource`. */
+export const AllocationRequestedPayload = closed('AllocationRequested payload', {
+  allocationId: AllocationId,
+  provider: NodeRef,
+  holder: NodeRef,
+  resource: ResourceName,
+  amount: PositiveInt,
+});
+/** Payload of `AllocationRequested`. */
+export type AllocationRequestedPayload = t.TypeOf<typeof AllocationRequestedPayload>;
+
+/** A message along a link: give back an allocation. */
+export const ReleaseRequestedPayload = closed('ReleaseRequested payload', { allocationId: AllocationId, provider: NodeRef });
+/** Payload of `ReleaseRequested`. */
+export type ReleaseRequestedPayload = t.TypeOf<typeof ReleaseRequestedPayload>;
+
+const ALLOCATION_FIELDS = { allocationId: AllocationId, provider: NodeRef, holder: NodeRef, resource: ResourceName, amount: PositiveInt };
+
+/** The provider handed it out (on the provider's subject); `ip`: the address, for `ips` (amount 1). */
+export const ResourceAllocatedPayload = closed('ResourceAllocated payload', ALLOCATION_FIELDS, { ip: Ipv4 });
+/** Payload of `ResourceAllocated`. */
+export type ResourceAllocatedPayload = t.TypeOf<typeof ResourceAllocatedPayload>;
+
+/** Why an allocation was given back. */
+export const ReleaseReason = t.union([t.literal('requested'), t.literal('holder-deleted'), t.literal('provider-deleted')], 'ReleaseReason');
+/** Why an allocation was given back. */
+export type ReleaseReason = t.TypeOf<typeof ReleaseReason>;
+
+/** The provider has it back (on the provider's subject). */
+export const ResourceReleasedPayload = closed('ResourceReleased payload', { ...ALLOCATION_FIELDS, reason: ReleaseReason }, { ip: Ipv4 });
+/** Payload of `ResourceReleased`. */
+export type ResourceReleasedPayload = t.TypeOf<typeof ResourceReleasedPayload>;
+
+/** Why a provider refused. */
+export const AllocationRefusalReason = t.union(
+  [t.literal('unknown-node'), t.literal('node-deleted'), t.literal('not-linked'), t.literal('not-provided'), t.literal('exhausted'), t.literal('bad-amount')],
+  'AllocationRefusalReason',
+);
+/** Why a provider refused. */
+export type AllocationRefusalReason = t.TypeOf<typeof AllocationRefusalReason>;
+
+/** The provider refused (on the provider's subject), saying why. */
+export const AllocationRefusedPayload = closed('AllocationRefused payload', { ...ALLOCATION_FIELDS, reason: AllocationRefusalReason, detail: t.string });
+/** Payload of `AllocationRefused`. */
+export type AllocationRefusedPayload = t.TypeOf<typeof AllocationRefusedPayload>;
+
 /** The current payload codec of every event type. Adding an event starts here. */
 export const PAYLOAD_CODECS = {
   RegionDeclared: RegionDeclaredPayload,
@@ -568,4 +675,13 @@ export const PAYLOAD_CODECS = {
   MigrationCompleted: MigrationCompletedPayload,
   MigrationFailed: MigrationFailedPayload,
   MigrationDeadlinePassed: MigrationDeadlinePassedPayload,
+  ResourceNodeAdded: ResourceNodeAddedPayload,
+  ResourceLinked: ResourceLinkedPayload,
+  ResourceDeletionRequested: ResourceDeletionRequestedPayload,
+  ResourceNodeDeleted: ResourceNodeDeletedPayload,
+  AllocationRequested: AllocationRequestedPayload,
+  ReleaseRequested: ReleaseRequestedPayload,
+  ResourceAllocated: ResourceAllocatedPayload,
+  ResourceReleased: ResourceReleasedPayload,
+  AllocationRefused: AllocationRefusedPayload,
 } as const;

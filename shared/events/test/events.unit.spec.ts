@@ -83,7 +83,7 @@ describe('streamNameOf', () => {
   it('is always <context>.<id> with a subject-safe id', () =>
     fc.assert(
       fc.property(arbitraryDomainEvent, (ev) =>
-        assert.match(streamNameOf(ev), /^((region|datacenter|host|network|vm|vni|hostvms|policy|hostkeys|hostrejects|hostvoids|migration)\.[a-z0-9][a-z0-9_-]{0,62}|hostpairs\.[a-z0-9][a-z0-9_-]{0,62}\.[0-9]+-[0-9a-f]{8}-[0-9a-f]{8})$/),
+        assert.match(streamNameOf(ev), /^((region|datacenter|host|network|vm|vni|hostvms|policy|hostkeys|hostrejects|hostvoids|migration)\.[a-z0-9][a-z0-9_-]{0,62}|hostpairs\.[a-z0-9][a-z0-9_-]{0,62}\.[0-9]+-[0-9a-f]{8}-[0-9a-f]{8}|(res|resreq\.del)\.[a-z]+\.[a-z0-9][a-z0-9_-]{0,62}|resreq\.alloc\.[a-z0-9][a-z0-9_-]{0,62})$/),
       ),
     ));
 });
@@ -110,8 +110,9 @@ describe('describeEvent', () => {
 });
 
 describe('EXTERNAL_EVENT_TYPES', () => {
-  it('holds the thirteen public events', () =>
+  it('holds the eighteen public events', () =>
     assert.deepEqual([...EXTERNAL_EVENT_TYPES].sort(), [
+      'AllocationRequested',
       'DatacenterDeclared',
       'HostDrained',
       'HostRegistered',
@@ -121,6 +122,10 @@ describe('EXTERNAL_EVENT_TYPES', () => {
       'PolicyRuleRemoved',
       'PolicyRuleSet',
       'RegionDeclared',
+      'ReleaseRequested',
+      'ResourceDeletionRequested',
+      'ResourceLinked',
+      'ResourceNodeAdded',
       'VmDeleted',
       'VmKeyRotationRequested',
       'VmPlaced',

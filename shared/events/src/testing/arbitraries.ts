@@ -18,6 +18,8 @@ import {
 } from '../catalogue';
 import {
   AGGREGATE_ID_PATTERN,
+  AllocationId,
+  ResourceId,
   DatacenterId,
   DisplayName,
   EventId,
@@ -144,6 +146,18 @@ export const arbitrarySealedBox = fc.record(
 );
 
 const pairFields = { pairId: arbitraryPairId, hostId: arbitraryHostId, vni: arbitraryVni, srcIp: arbitraryIpv4, dstIp: arbitraryIpv4 };
+/** A resource-graph node. */
+export const arbitraryNodeRef = fc.record(
+  {
+    kind: fc.constantFrom('region', 'datacenter', 'host', 'project', 'network', 'subnet', 'vm', 'nic', 'ip', 'image') as fc.Arbitrary<PayloadOf<'ResourceNodeAdded'>['node']['kind']>,
+    id: via(ResourceId, rawId),
+  },
+  plain,
+);
+const arbitraryAllocationId = via(AllocationId, rawId);
+const arbitraryResourceName = fc.constantFrom('ips', 'cpus', 'memoryMiB', 'instances') as fc.Arbitrary<PayloadOf<'AllocationRequested'>['resource']>;
+const allocationFields = { allocationId: arbitraryAllocationId, provider: arbitraryNodeRef, holder: arbitraryNodeRef, resource: arbitraryResourceName, amount: arbitraryPositiveInt };
+const allocationKeys = ['allocationId', 'provider', 'holder', 'resource', 'amount'] as const;
 const migrationFields = { migrationId: arbitraryMigrationId, vmId: arbitraryVmId, vni: arbitraryVni, ip: arbitraryIpv4, fromHostId: arbitraryHostId, toHostId: arbitraryHostId };
 
 /** A valid current-version payload of every event type. */
@@ -308,6 +322,25 @@ export const arbitraryPayloads: { readonly [K in EventType]: fc.Arbitrary<Payloa
     migrationId: arbitraryMigrationId,
     step: fc.constantFrom('started', 'key-shared', 'switched') as fc.Arbitrary<PayloadOf<'MigrationDeadlinePassed'>['step']>,
     afterMs: arbitraryPositiveInt,
+  }, plain),
+  ResourceNodeAdded: fc.record({
+    node: arbitraryNodeRef,
+    capacity: fc.record({ ips: arbitraryCidr, cpus: arbitraryPositiveInt, memoryMiB: arbitraryPositiveInt, instances: arbitraryPositiveInt }, { requiredKeys: [], noNullPrototype: true }),
+  }, plain),
+  ResourceLinked: fc.record({ from: arbitraryNodeRef, to: arbitraryNodeRef, relation: fc.constantFrom('owns', 'uses') as fc.Arbitrary<PayloadOf<'ResourceLinked'>['relation']> }, plain),
+  ResourceDeletionRequested: fc.record({ node: arbitraryNodeRef, reason: fc.string({ maxLength: 60 }) }, { requiredKeys: ['node'], noNullPrototype: true }),
+  ResourceNodeDeleted: fc.record({ node: arbitraryNodeRef, owner: arbitraryNodeRef }, { requiredKeys: ['node'], noNullPrototype: true }),
+  AllocationRequested: fc.record(allocationFields, plain),
+  ReleaseRequested: fc.record({ allocationId: arbitraryAllocationId, provider: arbitraryNodeRef }, plain),
+  ResourceAllocated: fc.record({ ...allocationFields, ip: arbitraryIpv4 }, { requiredKeys: [...allocationKeys], noNullPrototype: true }),
+  ResourceReleased: fc.record(
+    { ...allocationFields, reason: fc.constantFrom('requested', 'holder-deleted', 'provider-deleted') as fc.Arbitrary<PayloadOf<'ResourceReleased'>['reason']>, ip: arbitraryIpv4 },
+    { requiredKeys: [...allocationKeys, 'reason'], noNullPrototype: true },
+  ),
+  AllocationRefused: fc.record({
+    ...allocationFields,
+    reason: fc.constantFrom('unknown-node', 'node-deleted', 'not-linked', 'not-provided', 'exhausted', 'bad-amount') as fc.Arbitrary<PayloadOf<'AllocationRefused'>['reason']>,
+    detail: fc.string({ maxLength: 60 }),
   }, plain),
 };
 

@@ -1,0 +1,223 @@
+/**
+ * The resource manager's loop. It keeps the graph (a fold of `vnet.evt.res.>`: rebuilt at
+ * start, then followed live) and handles the requests (`vnet.evt.resreq.>`) through a durable
+ * subscription shared by every instance, so each request goes to one instance.
+ *
+ * One message at a time per node, across instances: a decision on a node is written to the
+ * node's subject expecting the node's revision (optimistic concurrency per subject). When
+ * another instance wrote to that node meanwhile, the write is refused, the node is read up
+ * to date, and the request is decided again. Every decision's id derives from the request
+ * (and the node and allocation), so a request decided again after a crash, or by another
+ * instance, writes nothing twice.
+ *
+ * A refusal for an unknown node or a missing link is written only after reading the nodes
+ * involved up to date (they may have just been written by someone else). Allocations that
+ * outlive their holder (an allocation decided while another instance deleted the holder) are
+ * released when they are seen.
+ */
+import { newEvent, streamNameOf, type DomainEvent, type EventId, type EventOf, type NodeRef, type PayloadOf } from '@vnet/events';
+import { describeAppendError, type EventStore, type RecordedEvent, type Subscription } from '@vnet/eventstore';
+import { derivedEventId } from '@vnet/runner';
+import * as E from 'fp-ts/lib/Either.js';
+import { decideAllocation, decideDeletion, decideRelease, orphanedAllocations, type Decision } from '../domain/decide';
+import { emptyGraph, evolve, isGraphEvent, keyOf, streamOfNode, type Graph } from '../domain/graph';
+
+/** Conflicts (another writer on the node) tolerated per request before it is retried later. */
+const MAX_ATTEMPTS = 50;
+/** Decisions one request may write (a deletion writes one per release and per node deleted). */
+const MAX_WRITES = 1_000_000;
+
+export interface ManagerCounters {
+  allocated: number;
+  refused: number;
+  released: number;
+  deleted: number;
+  conflicts: number;
+}
+
+export interface ResourceManager {
+  readonly graph: Graph;
+  counters(): ManagerCounters;
+  stop(): Promise<void>;
+  /** Rejects when the manager stops by itself (its subscription or graph reader ended); resolves after `stop`. */
+  readonly done: Promise<void>;
+}
+
+type Request = EventOf<'AllocationRequested' | 'ReleaseRequested' | 'ResourceDeletionRequested'>;
+
+/** What caused a decision: a request, or the sweep of a deleted holder's allocations. */
+interface Cause {
+  readonly id: EventId;
+  readonly correlationId: EventId;
+  readonly type: string;
+}
+
+export interface ManagerOptions {
+  /** The durable subscription's name (shared by the instances of one deployment). */
+  readonly subscription?: string;
+  readonly onError?: (e: Error) => void;
+  /** Called after each request is handled (for metrics). */
+  readonly onHandled?: (type: Request['type'], ms: number) => void;
+}
+
+export async function startResourceManager(store: EventStore<DomainEvent>, o: ManagerOptions = {}): Promise<ResourceManager> {
+  const graph = emptyGraph();
+  const c: ManagerCounters = { allocated: 0, refused: 0, released: 0, deleted: 0, conflicts: 0 };
+  const onError = o.onError ?? (() => undefined);
+  /** Holders found deleted with live allocations: released by `sweep`. */
+  const orphans = new Map<string, NodeRef>();
+
+  const fold = (e: DomainEvent, position: number): void => {
+    if (!isGraphEvent(e)) return;
+    evolve(graph, e, position);
+    // An allocation whose holder is gone (or a holder deleted with allocations left): release.
+    if (e.type === 'ResourceAllocated' && graph.nodes.get(keyOf(e.payload.holder))?.deleted) orphans.set(keyOf(e.payload.holder), e.payload.holder);
+    if (e.type === 'ResourceNodeDeleted' && graph.held.has(keyOf(e.payload.node))) orphans.set(keyOf(e.payload.node), e.payload.node);
+  };
+
+  // Rebuild: the whole graph up to now.
+  for await (const r of store.readAll({ filter: 'vnet.evt.res.>' })) fold(r.event, r.position);
+
+  /** Reads a node's subject up to date. */
+  const catchUp = async (ref: NodeRef): Promise<void> => {
+    const n = graph.nodes.get(keyOf(ref));
+    for await (const r of store.readStream(streamOfNode(ref), { fromRevision: (n?.revision ?? 0) + 1 })) fold(r.event, r.position);
+  };
+
+  /** Writes one decision expecting the node's revision: 'written', or 'conflict' (the node was read up to date). */
+  const write = async (d: Decision, cause: Cause, key: string): Promise<'written' | 'conflict'> => {
+    const n = graph.nodes.get(keyOf(d.node));
+    const expected = n?.revision ?? 0;
+    const ev: DomainEvent = {
+      ...newEvent(d.type as 'ResourceAllocated', d.payload as PayloadOf<'ResourceAllocated'>, { causationId: cause.id, correlationId: cause.correlationId }),
+      id: derivedEventId('resource-manager', cause.id, d.type, `${keyOf(d.node)}/${key}`),
+    };
+    const r = await store.appendToStream(streamNameOf(ev), [ev], { expectedRevision: expected });
+    if (E.isRight(r)) {
+      // A duplicate (written before, by this request) is folded when read; the node is read anyway.
+      if (r.right.duplicates > 0) {
+        await catchUp(d.node);
+        return 'written';
+      }
+      fold(ev, r.right.positions[0]!);
+      if (d.type === 'ResourceAllocated') c.allocated++;
+      else if (d.type === 'AllocationRefused') c.refused++;
+      else if (d.type === 'ResourceReleased') c.released++;
+      else c.deleted++;
+      return 'written';
+    }
+    if (r.left._tag === 'WrongExpectedVersion') {
+      c.conflicts++;
+      await catchUp(d.node);
+      return 'conflict';
+    }
+    throw new Error(`could not write ${d.type} on ${keyOf(d.node)}: ${describeAppendError(r.left)}`);
+  };
+
+  /**
+   * Decides and writes until nothing is left to decide; after a conflict the next decision is
+   * made on the node read up to date. Bounded: MAX_ATTEMPTS conflicts, MAX_WRITES writes.
+   */
+  const settle = async (cause: Cause, next: () => Decision | undefined, keyOf_: (d: Decision) => string, beforeRefusal?: () => Promise<void>): Promise<void> => {
+    let checked = beforeRefusal === undefined;
+    let conflicts = 0;
+    for (let writes = 0; writes < MAX_WRITES; writes++) {
+      const d = next();
+      if (!d) return;
+      if (d.type === 'AllocationRefused' && !checked && (d.payload.reason === 'unknown-node' || d.payload.reason === 'not-linked' || d.payload.reason === 'node-deleted')) {
+        checked = true;
+        await beforeRefusal!();
+        continue;
+      }
+      if ((await write(d, cause, keyOf_(d))) === 'conflict' && ++conflicts >= MAX_ATTEMPTS) {
+        throw new Error(`${cause.type} ${cause.id}: still conflicting on ${keyOf(d.node)} after ${MAX_ATTEMPTS} attempts (retried later)`);
+      }
+    }
+    throw new Error(`${cause.type} ${cause.id}: more than ${MAX_WRITES} decisions`);
+  };
+
+  const handle = async (e: Request): Promise<void> => {
+    switch (e.type) {
+      case 'AllocationRequested': {
+        const p = e.payload;
+        await settle(
+          e,
+          () => decideAllocation(graph, p),
+          () => p.allocationId,
+          async () => {
+            await catchUp(p.provider);
+            await catchUp(p.holder);
+          },
+        );
+        return;
+      }
+      case 'ReleaseRequested':
+        await settle(e, () => decideRelease(graph, e.payload), () => e.payload.allocationId);
+        return;
+      case 'ResourceDeletionRequested': {
+        // The whole graph up to date first: what the node owns and holds may be recent.
+        for await (const r of store.readAll({ filter: 'vnet.evt.res.>', fromPosition: graph.position + 1 })) fold(r.event, r.position);
+        await settle(
+          e,
+          () => decideDeletion(graph, e.payload.node)[0],
+          (d) => (d.type === 'ResourceNodeDeleted' ? 'deleted' : d.type === 'ResourceReleased' ? d.payload.allocationId : ''),
+        );
+        return;
+      }
+    }
+  };
+
+  /** Releases allocations left with deleted holders. */
+  let sweeping = false;
+  const sweep = async (): Promise<void> => {
+    if (sweeping || orphans.size === 0) return;
+    sweeping = true;
+    try {
+      for (const [k, holder] of [...orphans]) {
+        orphans.delete(k);
+        const id = derivedEventId('resource-manager', k, 'orphans', '');
+        const cause: Cause = { id, correlationId: id, type: `release of what deleted ${k} held` };
+        await settle(cause, () => orphanedAllocations(graph, holder)[0], (d) => (d.type === 'ResourceReleased' ? `${d.payload.allocationId}/orphan` : ''));
+      }
+    } catch (err) {
+      onError(err instanceof Error ? err : new Error(String(err)));
+    } finally {
+      sweeping = false;
+    }
+  };
+
+  // Live: what others write (and this instance's own writes, folded already).
+  const ac = new AbortController();
+  const reader = store
+    .forEachEvent({ filter: 'vnet.evt.res.>', fromPosition: graph.position + 1, live: true, signal: ac.signal }, (r: RecordedEvent<DomainEvent>) => {
+      fold(r.event, r.position);
+      if (orphans.size > 0) void sweep();
+    })
+    .catch((err: unknown) => {
+      if (!ac.signal.aborted) onError(new Error(`graph reader stopped: ${err instanceof Error ? err.message : String(err)}`));
+    });
+
+  const sub: Subscription = await store.subscribe({ name: o.subscription ?? 'resource-manager', filter: 'vnet.evt.resreq.>', ackWaitMs: 30_000, maxDeliver: 10 }, async (r) => {
+    const e = r.event;
+    if (e.type !== 'AllocationRequested' && e.type !== 'ReleaseRequested' && e.type !== 'ResourceDeletionRequested') return;
+    const t0 = performance.now();
+    await handle(e);
+    if (orphans.size > 0) await sweep();
+    o.onHandled?.(e.type, performance.now() - t0);
+  });
+
+  let stopped = false;
+  return {
+    graph,
+    counters: () => ({ ...c }),
+    done: Promise.race([sub.done, reader]).then(() => {
+      if (!stopped) throw new Error('the request subscription or the graph reader ended');
+    }),
+    stop: async () => {
+      stopped = true;
+      await sub.stop();
+      ac.abort();
+      await reader;
+    },
+  };
+}
