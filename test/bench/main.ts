@@ -39,6 +39,10 @@ const BENCHMARKS: Readonly<Record<string, Entry>> = {
     summary: 'live-migration blackout over N migrations under load: packets lost and ms, p50/p99, vs the same stream without migrating (target: p99 lost < 50)',
     load: () => import('./migration'),
   },
+  resources: {
+    summary: 'resource manager: allocations per second on one node (target >= 2,000/s, each a durable event), over many nodes, with two instances; vs raw appends',
+    load: () => import('./resources'),
+  },
 };
 
 function usage(): string {

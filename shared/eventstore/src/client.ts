@@ -12,7 +12,7 @@ import { publishRaw, type RawPublished, type RawPublishOptions } from './raw';
 import { eachMessage, readAll, readMessages, readStream, type ReadAllOptions, type ReadStreamOptions } from './readAll';
 import { createdAt, headerRecord, toRecorded, type RecordedEvent } from './recorded';
 import { loadSnapshot, saveSnapshot, type Snapshot } from './snapshots';
-import { subscribe, subscribeRaw, type RawDelivery, type Subscription, type SubscriptionOptions } from './subscribe';
+import { subscribe, subscribeRaw, type Concurrency, type RawDelivery, type Subscription, type SubscriptionOptions } from './subscribe';
 import { applyTopology, type ApplyOptions, type Topology, type TopologyReport } from './topology';
 
 /** A raw message read back from any stream. */
@@ -80,8 +80,12 @@ export class EventStore<Ev extends StorableEvent> {
     }));
   }
 
-  subscribe(opts: SubscriptionOptions, handler: (e: RecordedEvent<Ev>, deliveryCount: number) => Promise<void>): Promise<Subscription> {
-    return subscribe(this.ctx, opts, handler);
+  subscribe(
+    opts: SubscriptionOptions,
+    handler: (e: RecordedEvent<Ev>, deliveryCount: number) => Promise<void>,
+    concurrency?: Concurrency<RecordedEvent<Ev>>,
+  ): Promise<Subscription> {
+    return subscribe(this.ctx, opts, handler, concurrency);
   }
 
   subscribeRaw(opts: SubscriptionOptions, handler: (d: RawDelivery) => Promise<void>): Promise<Subscription> {

@@ -16,7 +16,7 @@ export {
 } from './errors';
 export type { ReadAllOptions, ReadStreamOptions } from './readAll';
 export type { RecordedEvent } from './recorded';
-export { DEAD_LETTER_PREFIX, type RawDelivery, type Subscription, type SubscriptionOptions } from './subscribe';
+export { DEAD_LETTER_PREFIX, type Concurrency, type RawDelivery, type Subscription, type SubscriptionOptions } from './subscribe';
 export { CHECKPOINT_BUCKET, type Projection, type ProjectionSpec } from './projection';
 export type { RawPublished, RawPublishOptions } from './raw';
 export type { ApplyOptions, KvSpec, StreamSpec, Topology, TopologyReport } from './topology';

@@ -41,6 +41,16 @@ export interface SubscriptionOptions {
   readonly batch?: number;
 }
 
+/**
+ * Handling several messages at once: those with the same key one at a time, in order; those
+ * with different keys at the same time, at most `maxInFlight` in all. Each message is acked
+ * when its own handling ends (acks may come out of order).
+ */
+export interface Concurrency<T> {
+  readonly key: (item: T) => string;
+  readonly maxInFlight: number;
+}
+
 /** A raw message as a handler of `subscribeRaw` sees it. */
 export interface RawDelivery {
   readonly subject: string;
@@ -125,21 +135,44 @@ export async function subscribeRaw<Ev>(
   });
 }
 
-/** Subscribes to decoded domain events. An undecodable event is dead-lettered at once. */
+/**
+ * Subscribes to decoded domain events. An undecodable event is dead-lettered at once. With
+ * `concurrency`, events with different keys are handled at the same time.
+ */
 export async function subscribe<Ev>(
   ctx: StoreContext<Ev>,
   o: SubscriptionOptions,
   handler: (e: RecordedEvent<Ev>, deliveryCount: number) => Promise<void>,
+  concurrency?: Concurrency<RecordedEvent<Ev>>,
 ): Promise<Subscription> {
-  return run(ctx, o, async (m) => {
-    let rec: RecordedEvent<Ev>;
-    try {
-      rec = toRecorded(ctx, m);
-    } catch (e) {
-      throw new Poison(e instanceof Error ? e.message : String(e));
+  /** The decoded event of each message in hand (decoded once, for its key and its handler). */
+  const decoded = new WeakMap<JsMsg, RecordedEvent<Ev> | Poison>();
+  const decode = (m: JsMsg): RecordedEvent<Ev> | Poison => {
+    let d = decoded.get(m);
+    if (d === undefined) {
+      try {
+        d = toRecorded(ctx, m);
+      } catch (e) {
+        d = new Poison(e instanceof Error ? e.message : String(e));
+      }
+      decoded.set(m, d);
     }
-    await handler(rec, m.info.deliveryCount);
+    return d;
+  };
+  const key = concurrency && ((m: JsMsg) => {
+    const d = decode(m);
+    return d instanceof Poison ? '' : concurrency.key(d);
   });
+  return run(
+    ctx,
+    o,
+    async (m) => {
+      const d = decode(m);
+      if (d instanceof Poison) throw d;
+      await handler(d, m.info.deliveryCount);
+    },
+    key && concurrency ? { key, maxInFlight: concurrency.maxInFlight } : undefined,
+  );
 }
 
 /** A message no retry can fix: dead-lettered on its first delivery. */
@@ -149,6 +182,7 @@ async function run<Ev>(
   ctx: StoreContext<Ev>,
   o: SubscriptionOptions,
   handle: (m: JsMsg) => Promise<void>,
+  concurrency?: Concurrency<JsMsg>,
 ): Promise<Subscription> {
   const stream = o.stream ?? LOG_STREAM;
   await ensureConsumer(ctx, o);
@@ -158,39 +192,59 @@ async function run<Ev>(
   const ackWaitMs = o.ackWaitMs ?? 30_000;
   const retryDelayMs = o.retryDelayMs ?? 250;
   // A slow handler keeps its message: one timer for the subscription tells the server that the
-  // message in hand is still being worked on (a timer per message would cost on the hot path).
-  let inHand: JsMsg | undefined;
-  let inHandSince = 0;
+  // messages in hand are still being worked on (a timer per message would cost on the hot path).
+  const inHand = new Map<JsMsg, number>();
   const keepAliveMs = Math.max(100, Math.floor(ackWaitMs / 3));
   const keepAlive = setInterval(() => {
-    if (inHand && Date.now() - inHandSince >= keepAliveMs) inHand.working();
+    const now = Date.now();
+    for (const [m, since] of inHand) if (now - since >= keepAliveMs) m.working();
   }, keepAliveMs);
-  const done = (async () => {
-    for await (const m of messages) {
-      inHand = m;
-      inHandSince = Date.now();
-      try {
-        await handle(m);
-        m.ack();
-      } catch (e) {
-        const reason = e instanceof Error ? e.message : String(e);
-        const last = e instanceof Poison || m.info.deliveryCount >= maxDeliver;
-        if (!last) {
-          m.nak(retryDelayMs);
-          continue;
-        }
-        const why = e instanceof Poison ? `undecodable: ${reason}` : `failed ${m.info.deliveryCount} times: ${reason}`;
-        try {
-          await deadLetter(ctx, o.name, m, why);
-          m.term(why);
-        } catch {
-          // The dead letter was not stored: keep the message (redelivered later), never drop it.
-          m.nak(Math.max(retryDelayMs, 1000));
-        }
-      } finally {
-        inHand = undefined;
+  /** Handles one message to its end: acked, retried later, or dead-lettered. */
+  const processOne = async (m: JsMsg): Promise<void> => {
+    inHand.set(m, Date.now());
+    try {
+      await handle(m);
+      m.ack();
+    } catch (e) {
+      const reason = e instanceof Error ? e.message : String(e);
+      const last = e instanceof Poison || m.info.deliveryCount >= maxDeliver;
+      if (!last) {
+        m.nak(retryDelayMs);
+        return;
       }
+      const why = e instanceof Poison ? `undecodable: ${reason}` : `failed ${m.info.deliveryCount} times: ${reason}`;
+      try {
+        await deadLetter(ctx, o.name, m, why);
+        m.term(why);
+      } catch {
+        // The dead letter was not stored: keep the message (redelivered later), never drop it.
+        m.nak(Math.max(retryDelayMs, 1000));
+      }
+    } finally {
+      inHand.delete(m);
     }
+  };
+  const done = (async () => {
+    if (!concurrency) {
+      for await (const m of messages) await processOne(m);
+      return;
+    }
+    // Per key, a chain of handlings; at most maxInFlight messages in hand.
+    const chains = new Map<string, Promise<void>>();
+    let inFlight = 0;
+    const waiting: Array<() => void> = [];
+    for await (const m of messages) {
+      while (inFlight >= concurrency.maxInFlight) await new Promise<void>((r) => waiting.push(r));
+      inFlight++;
+      const k = concurrency.key(m);
+      const p: Promise<void> = (chains.get(k) ?? Promise.resolve()).then(() => processOne(m)).finally(() => {
+        inFlight--;
+        waiting.shift()?.();
+        if (chains.get(k) === p) chains.delete(k);
+      });
+      chains.set(k, p);
+    }
+    await Promise.all(chains.values());
   })().finally(() => clearInterval(keepAlive));
   return {
     name: o.name,

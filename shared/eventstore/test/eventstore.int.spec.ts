@@ -343,6 +343,36 @@ describe('durable subscriptions', () => {
     assert.equal(new Set([...a, ...b]).size, n, 'all handled');
     assert.ok(a.length > 0 && b.length > 0, `both got a share (a=${a.length}, b=${b.length})`);
   });
+  it('with concurrency: one key at a time and in order, different keys at once, never more than maxInFlight', async () => {
+    const cat = `conc${Date.now()}`;
+    // 4 keys × 25 events, each handled in 5 ms.
+    const evs = Array.from({ length: 100 }, (_, i) => ({ ...ev('E', i), key: `k${i % 4}` }));
+    await store.appendToStream(`${cat}.x`, evs);
+    const order = new Map<string, number[]>();
+    const running = new Set<string>();
+    let now = 0;
+    let most = 0;
+    let overlap = false;
+    const sub = await store.subscribe(
+      { name: `${cat}-c`, filter: `vnet.evt.${cat}.>` },
+      async (r) => {
+        const key = r.event.key as string;
+        if (running.has(key)) overlap = true;
+        running.add(key);
+        most = Math.max(most, ++now);
+        await new Promise((res) => setTimeout(res, 5));
+        (order.get(key) ?? order.set(key, []).get(key)!).push(r.event.n as number);
+        running.delete(key);
+        now--;
+      },
+      { key: (r) => r.event.key as string, maxInFlight: 3 },
+    );
+    await until(() => [...order.values()].reduce((n, l) => n + l.length, 0) === 100, 10_000);
+    await sub.stop();
+    assert.equal(overlap, false, 'two events of one key were in hand at once');
+    for (const [key, ns] of order) assert.deepEqual(ns, [...ns].sort((x, y) => x - y), `key ${key} in order`);
+    assert.equal(most, 3, 'up to maxInFlight at once');
+  });
 });
 
 describe('projection runner', () => {

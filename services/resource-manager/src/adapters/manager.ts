@@ -56,6 +56,8 @@ export interface ManagerOptions {
   /** The durable subscription's name (shared by the instances of one deployment). */
   readonly subscription?: string;
   readonly onError?: (e: Error) => void;
+  /** Requests in hand at once, on different nodes (default 256). */
+  readonly maxInFlight?: number;
   /** Called after each request is handled (for metrics). */
   readonly onHandled?: (type: Request['type'], ms: number) => void;
 }
@@ -197,14 +199,23 @@ export async function startResourceManager(store: EventStore<DomainEvent>, o: Ma
       if (!ac.signal.aborted) onError(new Error(`graph reader stopped: ${err instanceof Error ? err.message : String(err)}`));
     });
 
-  const sub: Subscription = await store.subscribe({ name: o.subscription ?? 'resource-manager', filter: 'vnet.evt.resreq.>', ackWaitMs: 30_000, maxDeliver: 10 }, async (r) => {
-    const e = r.event;
-    if (e.type !== 'AllocationRequested' && e.type !== 'ReleaseRequested' && e.type !== 'ResourceDeletionRequested') return;
-    const t0 = performance.now();
-    await handle(e);
-    if (orphans.size > 0) await sweep();
-    o.onHandled?.(e.type, performance.now() - t0);
-  });
+  // One message at a time per node (its provider; a deletion touches many nodes: one at a
+  // time, apart from the others), different nodes at the same time.
+  const sub: Subscription = await store.subscribe(
+    { name: o.subscription ?? 'resource-manager', filter: 'vnet.evt.resreq.>', ackWaitMs: 30_000, maxDeliver: 10 },
+    async (r) => {
+      const e = r.event;
+      if (e.type !== 'AllocationRequested' && e.type !== 'ReleaseRequested' && e.type !== 'ResourceDeletionRequested') return;
+      const t0 = performance.now();
+      await handle(e);
+      if (orphans.size > 0) await sweep();
+      o.onHandled?.(e.type, performance.now() - t0);
+    },
+    {
+      key: (r) => (r.event.type === 'AllocationRequested' || r.event.type === 'ReleaseRequested' ? keyOf(r.event.payload.provider) : 'deletions'),
+      maxInFlight: o.maxInFlight ?? 256,
+    },
+  );
 
   let stopped = false;
   return {
