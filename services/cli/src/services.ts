@@ -22,6 +22,7 @@ const ALL: readonly Omit<ServiceDef, 'entry'>[] = [
   { name: 'authorization', portOffset: 3 },
   { name: 'token-issuer', portOffset: 4 },
   { name: 'migration', portOffset: 5 },
+  { name: 'resource-manager', portOffset: 6 },
 ];
 
 /** The services whose entry point exists in this checkout. */

@@ -11,6 +11,7 @@ import {
   DISPLAY_NAME_PATTERN,
   ISO_TIMESTAMP_PATTERN,
   PAIR_ID_PATTERN,
+  SHA256_HEX_PATTERN,
   UUID_PATTERN,
 } from './ids';
 import {
@@ -74,6 +75,11 @@ export const BRAND_DOCS: { readonly [name: string]: BrandDoc } = {
   MigrationId: idDoc('live migration'),
   ResourceId: idDoc('resource-graph node (unique within its kind)'),
   AllocationId: idDoc('resource allocation'),
+  ImageId: idDoc('VM image'),
+  Sha256Hex: {
+    summary: 'SHA-256 digest, 64 lowercase hex digits',
+    schema: { type: 'string', pattern: SHA256_HEX_PATTERN.source, description: 'SHA-256 of the bytes, as 64 lowercase hex digits.' },
+  },
   Tag: {
     summary: '1-63 chars of a-z 0-9 _ -, starting with a letter or digit',
     schema: { type: 'string', pattern: AGGREGATE_ID_PATTERN.source, description: 'A label on a VM that policy rules select.' },

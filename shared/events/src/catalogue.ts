@@ -62,6 +62,12 @@ export const CURRENT_VERSIONS = {
   ResourceAllocated: 1,
   ResourceReleased: 1,
   AllocationRefused: 1,
+  ImageUploaded: 1,
+  ImageReplicationRequested: 1,
+  ImageReplicationStarted: 1,
+  ImageReplicationProgress: 1,
+  ImageReplicated: 1,
+  ImageReplicationFailed: 1,
 } as const satisfies { readonly [K in Types]: number };
 
 /** The envelope codec type of every event type at its current version. */
@@ -116,6 +122,12 @@ export const ENVELOPE_CODECS: EnvelopeCodecs = {
   ResourceAllocated: envelopeCodec('ResourceAllocated', CURRENT_VERSIONS.ResourceAllocated, PAYLOAD_CODECS.ResourceAllocated),
   ResourceReleased: envelopeCodec('ResourceReleased', CURRENT_VERSIONS.ResourceReleased, PAYLOAD_CODECS.ResourceReleased),
   AllocationRefused: envelopeCodec('AllocationRefused', CURRENT_VERSIONS.AllocationRefused, PAYLOAD_CODECS.AllocationRefused),
+  ImageUploaded: envelopeCodec('ImageUploaded', CURRENT_VERSIONS.ImageUploaded, PAYLOAD_CODECS.ImageUploaded),
+  ImageReplicationRequested: envelopeCodec('ImageReplicationRequested', CURRENT_VERSIONS.ImageReplicationRequested, PAYLOAD_CODECS.ImageReplicationRequested),
+  ImageReplicationStarted: envelopeCodec('ImageReplicationStarted', CURRENT_VERSIONS.ImageReplicationStarted, PAYLOAD_CODECS.ImageReplicationStarted),
+  ImageReplicationProgress: envelopeCodec('ImageReplicationProgress', CURRENT_VERSIONS.ImageReplicationProgress, PAYLOAD_CODECS.ImageReplicationProgress),
+  ImageReplicated: envelopeCodec('ImageReplicated', CURRENT_VERSIONS.ImageReplicated, PAYLOAD_CODECS.ImageReplicated),
+  ImageReplicationFailed: envelopeCodec('ImageReplicationFailed', CURRENT_VERSIONS.ImageReplicationFailed, PAYLOAD_CODECS.ImageReplicationFailed),
 };
 
 /** Every domain event, as deciders and projections see it: the current version, decoded. */
@@ -153,6 +165,8 @@ export const EXTERNAL_EVENT_TYPES = [
   'ResourceDeletionRequested',
   'AllocationRequested',
   'ReleaseRequested',
+  'ImageUploaded',
+  'ImageReplicationRequested',
 ] as const satisfies ReadonlyArray<EventType>;
 
 /** An event type that an external system may publish. */
@@ -207,6 +221,12 @@ export const EVENT_DESCRIPTIONS: { readonly [K in EventType]: string } = {
   ResourceAllocated: 'A provider node handed out an allocation (an address, CPUs, memory, quota).',
   ResourceReleased: 'A provider node has an allocation back (given back, or its holder or itself deleted).',
   AllocationRefused: 'A provider node refused an allocation, saying why (exhausted, unknown, not linked...).',
+  ImageUploaded: "An image's bytes are in a region's object store (digest and size recorded in the global catalogue).",
+  ImageReplicationRequested: 'Asks for an image to be available in a region (copied there unless it is there or on its way).',
+  ImageReplicationStarted: 'A copy of an image to a region began (attempt n).',
+  ImageReplicationProgress: 'How many bytes of an image copy are done.',
+  ImageReplicated: 'An image is in a region, its digest checked: VMs may start from it there.',
+  ImageReplicationFailed: 'A copy of an image to a region failed, with the reason; the region does not have it.',
 };
 
 /** True when `s` names an event type of the catalogue. */

@@ -55,7 +55,7 @@ const ref = (n: { readonly kind: string; readonly id: string }): string => `${n.
  * `network.<id>` or `vm.<id>`; the mapping service's outputs go to `vni.<vni>` (mappings,
  * followed per VNI by host agents), `hostvms.<hostId>` (which VMs a host runs) and `vm.<id>`
  * (rejections); a resource-graph node's events go to `res.<kind>.<id>`, the requests it handles
- * to `resreq.alloc.<allocationId>` and `resreq.del.<kind>.<id>`. The event store publishes it
+ * to `resreq.alloc.<allocationId>` and `resreq.del.<kind>.<id>`; an image's to `image.<id>`. The event store publishes it
  * on `vnet.evt.<stream>`.
  */
 export function streamNameOf(ev: DomainEvent): string {
@@ -126,6 +126,13 @@ export function streamNameOf(ev: DomainEvent): string {
     case 'AllocationRequested':
     case 'ReleaseRequested':
       return `resreq.alloc.${ev.payload.allocationId}`;
+    case 'ImageUploaded':
+    case 'ImageReplicationRequested':
+    case 'ImageReplicationStarted':
+    case 'ImageReplicationProgress':
+    case 'ImageReplicated':
+    case 'ImageReplicationFailed':
+      return `image.${ev.payload.imageId}`;
     default:
       return assertNever(ev);
   }
@@ -270,6 +277,18 @@ export function describeEvent(ev: DomainEvent): string {
       return `ResourceAllocated ${ev.payload.allocationId}: ${ref(ev.payload.provider)} gave ${ref(ev.payload.holder)} ${ev.payload.ip ?? `${ev.payload.amount} ${ev.payload.resource}`}`;
     case 'ResourceReleased':
       return `ResourceReleased ${ev.payload.allocationId}: ${ref(ev.payload.provider)} has back ${ev.payload.ip ?? `${ev.payload.amount} ${ev.payload.resource}`} from ${ref(ev.payload.holder)} (${ev.payload.reason})`;
+    case 'ImageUploaded':
+      return `ImageUploaded ${ev.payload.imageId} "${ev.payload.name}" in ${ev.payload.regionId}: ${ev.payload.size} bytes sha256=${ev.payload.digest.slice(0, 12)}…`;
+    case 'ImageReplicationRequested':
+      return `ImageReplicationRequested ${ev.payload.imageId} to ${ev.payload.regionId}${ev.payload.reason ? ` (${ev.payload.reason})` : ''}`;
+    case 'ImageReplicationStarted':
+      return `ImageReplicationStarted ${ev.payload.imageId} ${ev.payload.fromRegionId} -> ${ev.payload.toRegionId} attempt ${ev.payload.attempt} (${ev.payload.size} bytes)`;
+    case 'ImageReplicationProgress':
+      return `ImageReplicationProgress ${ev.payload.imageId} to ${ev.payload.toRegionId}: ${ev.payload.copied}/${ev.payload.size} bytes`;
+    case 'ImageReplicated':
+      return `ImageReplicated ${ev.payload.imageId} ${ev.payload.fromRegionId} -> ${ev.payload.regionId}: ${ev.payload.size} bytes in ${ev.payload.tookMs} ms, digest checked`;
+    case 'ImageReplicationFailed':
+      return `ImageReplicationFailed ${ev.payload.imageId} to ${ev.payload.toRegionId} attempt ${ev.payload.attempt}: ${ev.payload.reason} (${ev.payload.detail})`;
     case 'AllocationRefused':
       return `AllocationRefused ${ev.payload.allocationId}: ${ref(ev.payload.provider)} refused ${ref(ev.payload.holder)} ${ev.payload.amount} ${ev.payload.resource}: ${ev.payload.reason} (${ev.payload.detail})`;
     default:

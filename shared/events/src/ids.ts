@@ -128,6 +128,22 @@ export const AllocationId = t.brand(t.string, (s): s is t.Branded<string, Alloca
 /** Id of an allocation; a NATS subject token. */
 export type AllocationId = t.TypeOf<typeof AllocationId>;
 
+/** Brand of {@link ImageId}. */
+export interface ImageIdBrand { readonly ImageId: unique symbol }
+/** Id of a VM image in the global catalogue. */
+export const ImageId = t.brand(t.string, (s): s is t.Branded<string, ImageIdBrand> => isAggregateId(s), 'ImageId');
+/** Id of a VM image; a NATS subject token. */
+export type ImageId = t.TypeOf<typeof ImageId>;
+
+/** A SHA-256 digest as 64 lowercase hex digits. */
+export const SHA256_HEX_PATTERN = /^[0-9a-f]{64}$/;
+/** Brand of {@link Sha256Hex}. */
+export interface Sha256HexBrand { readonly Sha256Hex: unique symbol }
+/** A SHA-256 digest, lowercase hex. */
+export const Sha256Hex = t.brand(t.string, (s): s is t.Branded<string, Sha256HexBrand> => SHA256_HEX_PATTERN.test(s), 'Sha256Hex');
+/** A SHA-256 digest, 64 lowercase hex digits. */
+export type Sha256Hex = t.TypeOf<typeof Sha256Hex>;
+
 /** Brand of {@link RuleId}. */
 export interface RuleIdBrand { readonly RuleId: unique symbol }
 /** Id of a policy rule. */

@@ -4,7 +4,7 @@
  */
 import * as t from 'io-ts';
 import { closed } from './closed';
-import { AllocationId, DatacenterId, DisplayName, HostId, IsoTimestamp, MigrationId, NetworkId, NonNegativeInt, PairId, PositiveInt, ProjectId, RegionId, ResourceId, RuleId, Tag, U32, VmId } from './ids';
+import { AllocationId, DatacenterId, DisplayName, HostId, ImageId, IsoTimestamp, MigrationId, NetworkId, NonNegativeInt, PairId, PositiveInt, ProjectId, RegionId, ResourceId, RuleId, Sha256Hex, Tag, U32, VmId } from './ids';
 import { Base64, Cidr, Ipv4, PublicKey, UnderlayAddress, Vni } from './net';
 
 /** A region exists (idempotent: declaring it again with the same name changes nothing). */
@@ -637,6 +637,72 @@ export const AllocationRefusedPayload = closed('AllocationRefused payload', { ..
 /** Payload of `AllocationRefused`. */
 export type AllocationRefusedPayload = t.TypeOf<typeof AllocationRefusedPayload>;
 
+// ---------------------------------------------------------------- images
+
+/** An image's bytes are in a region's object store bucket (`vnet_images_<region>`, object name = image id). */
+export const ImageUploadedPayload = closed('ImageUploaded payload', { imageId: ImageId, name: DisplayName, regionId: RegionId, digest: Sha256Hex, size: PositiveInt });
+/** Payload of `ImageUploaded`. */
+export type ImageUploadedPayload = t.TypeOf<typeof ImageUploadedPayload>;
+
+/** Asks for an image to be in a region (copied there from a region that has it, unless it is there or on its way). */
+export const ImageReplicationRequestedPayload = closed('ImageReplicationRequested payload', { imageId: ImageId, regionId: RegionId }, { reason: t.string });
+/** Payload of `ImageReplicationRequested`. */
+export type ImageReplicationRequestedPayload = t.TypeOf<typeof ImageReplicationRequestedPayload>;
+
+/** A copy began (`attempt` counts from 1; a copy interrupted is begun again with the next attempt). */
+export const ImageReplicationStartedPayload = closed('ImageReplicationStarted payload', {
+  imageId: ImageId,
+  fromRegionId: RegionId,
+  toRegionId: RegionId,
+  size: PositiveInt,
+  attempt: PositiveInt,
+});
+/** Payload of `ImageReplicationStarted`. */
+export type ImageReplicationStartedPayload = t.TypeOf<typeof ImageReplicationStartedPayload>;
+
+/** How far a copy is. */
+export const ImageReplicationProgressPayload = closed('ImageReplicationProgress payload', {
+  imageId: ImageId,
+  toRegionId: RegionId,
+  attempt: PositiveInt,
+  copied: NonNegativeInt,
+  size: PositiveInt,
+});
+/** Payload of `ImageReplicationProgress`. */
+export type ImageReplicationProgressPayload = t.TypeOf<typeof ImageReplicationProgressPayload>;
+
+/** The image is in the region, its digest checked: VMs may start from it there. */
+export const ImageReplicatedPayload = closed('ImageReplicated payload', {
+  imageId: ImageId,
+  fromRegionId: RegionId,
+  regionId: RegionId,
+  digest: Sha256Hex,
+  size: PositiveInt,
+  attempt: PositiveInt,
+  tookMs: NonNegativeInt,
+});
+/** Payload of `ImageReplicated`. */
+export type ImageReplicatedPayload = t.TypeOf<typeof ImageReplicatedPayload>;
+
+/** Why a copy failed. */
+export const ImageReplicationFailureReason = t.union(
+  [t.literal('unknown-image'), t.literal('no-source'), t.literal('digest-mismatch'), t.literal('copy-error'), t.literal('too-many-attempts')],
+  'ImageReplicationFailureReason',
+);
+/** Why a copy failed. */
+export type ImageReplicationFailureReason = t.TypeOf<typeof ImageReplicationFailureReason>;
+
+/** A copy failed; the region does not have the image (nothing half-copied is marked ready). */
+export const ImageReplicationFailedPayload = closed('ImageReplicationFailed payload', {
+  imageId: ImageId,
+  toRegionId: RegionId,
+  attempt: NonNegativeInt,
+  reason: ImageReplicationFailureReason,
+  detail: t.string,
+});
+/** Payload of `ImageReplicationFailed`. */
+export type ImageReplicationFailedPayload = t.TypeOf<typeof ImageReplicationFailedPayload>;
+
 /** The current payload codec of every event type. Adding an event starts here. */
 export const PAYLOAD_CODECS = {
   RegionDeclared: RegionDeclaredPayload,
@@ -684,4 +750,10 @@ export const PAYLOAD_CODECS = {
   ResourceAllocated: ResourceAllocatedPayload,
   ResourceReleased: ResourceReleasedPayload,
   AllocationRefused: AllocationRefusedPayload,
+  ImageUploaded: ImageUploadedPayload,
+  ImageReplicationRequested: ImageReplicationRequestedPayload,
+  ImageReplicationStarted: ImageReplicationStartedPayload,
+  ImageReplicationProgress: ImageReplicationProgressPayload,
+  ImageReplicated: ImageReplicatedPayload,
+  ImageReplicationFailed: ImageReplicationFailedPayload,
 } as const;

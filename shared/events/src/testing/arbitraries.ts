@@ -19,6 +19,8 @@ import {
 import {
   AGGREGATE_ID_PATTERN,
   AllocationId,
+  ImageId,
+  Sha256Hex,
   ResourceId,
   DatacenterId,
   DisplayName,
@@ -158,6 +160,8 @@ const arbitraryAllocationId = via(AllocationId, rawId);
 const arbitraryResourceName = fc.constantFrom('ips', 'cpus', 'memoryMiB', 'instances') as fc.Arbitrary<PayloadOf<'AllocationRequested'>['resource']>;
 const allocationFields = { allocationId: arbitraryAllocationId, provider: arbitraryNodeRef, holder: arbitraryNodeRef, resource: arbitraryResourceName, amount: arbitraryPositiveInt };
 const allocationKeys = ['allocationId', 'provider', 'holder', 'resource', 'amount'] as const;
+const arbitraryImageId = via(ImageId, rawId);
+const arbitrarySha256 = via(Sha256Hex, fc.stringMatching(/^[0-9a-f]{64}$/));
 const migrationFields = { migrationId: arbitraryMigrationId, vmId: arbitraryVmId, vni: arbitraryVni, ip: arbitraryIpv4, fromHostId: arbitraryHostId, toHostId: arbitraryHostId };
 
 /** A valid current-version payload of every event type. */
@@ -340,6 +344,20 @@ export const arbitraryPayloads: { readonly [K in EventType]: fc.Arbitrary<Payloa
   AllocationRefused: fc.record({
     ...allocationFields,
     reason: fc.constantFrom('unknown-node', 'node-deleted', 'not-linked', 'not-provided', 'exhausted', 'bad-amount') as fc.Arbitrary<PayloadOf<'AllocationRefused'>['reason']>,
+    detail: fc.string({ maxLength: 60 }),
+  }, plain),
+  ImageUploaded: fc.record({ imageId: arbitraryImageId, name: arbitraryDisplayName, regionId: arbitraryRegionId, digest: arbitrarySha256, size: arbitraryPositiveInt }, plain),
+  ImageReplicationRequested: fc.record({ imageId: arbitraryImageId, regionId: arbitraryRegionId, reason: fc.string({ maxLength: 60 }) }, { requiredKeys: ['imageId', 'regionId'], noNullPrototype: true }),
+  ImageReplicationStarted: fc.record({ imageId: arbitraryImageId, fromRegionId: arbitraryRegionId, toRegionId: arbitraryRegionId, size: arbitraryPositiveInt, attempt: arbitraryPositiveInt }, plain),
+  ImageReplicationProgress: fc.record({ imageId: arbitraryImageId, toRegionId: arbitraryRegionId, attempt: arbitraryPositiveInt, copied: arbitraryNonNegativeInt, size: arbitraryPositiveInt }, plain),
+  ImageReplicated: fc.record({
+    imageId: arbitraryImageId, fromRegionId: arbitraryRegionId, regionId: arbitraryRegionId, digest: arbitrarySha256, size: arbitraryPositiveInt, attempt: arbitraryPositiveInt, tookMs: arbitraryNonNegativeInt,
+  }, plain),
+  ImageReplicationFailed: fc.record({
+    imageId: arbitraryImageId,
+    toRegionId: arbitraryRegionId,
+    attempt: arbitraryNonNegativeInt,
+    reason: fc.constantFrom('unknown-image', 'no-source', 'digest-mismatch', 'copy-error', 'too-many-attempts') as fc.Arbitrary<PayloadOf<'ImageReplicationFailed'>['reason']>,
     detail: fc.string({ maxLength: 60 }),
   }, plain),
 };
