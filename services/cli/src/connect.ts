@@ -1,6 +1,8 @@
 /** Connection helpers shared by the commands. */
-import { domainEventCodec, type DomainEvent } from '@vnet/events';
-import { EventStore } from '@vnet/eventstore';
+import { randomUUID } from 'node:crypto';
+import * as E from 'fp-ts/lib/Either.js';
+import { domainEventCodec, validateExternal, type DomainEvent } from '@vnet/events';
+import { describeAppendError, EventStore } from '@vnet/eventstore';
 
 /** The NATS URL a command uses: --nats, then NATS_URL, then the local default. */
 export function natsUrl(flag?: string): string {
@@ -38,4 +40,22 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>) {
       throw e;
     }
   };
+}
+
+/**
+ * An external event of `type` with `payload` in a fresh envelope, checked as the gateway will
+ * check it: the event, or a CliError saying what is wrong (nothing is published).
+ */
+export function externalEvent(type: string, payload: Record<string, unknown>): DomainEvent {
+  const id = randomUUID();
+  const raw = { type, schemaVersion: 1, id, causationId: null, correlationId: id, occurredAt: new Date().toISOString(), payload };
+  const d = validateExternal(`vnet.ext.${type}`, Buffer.from(JSON.stringify(raw), 'utf8'));
+  if (E.isLeft(d)) throw new CliError(`nothing was published: ${d.left.reason}`);
+  return d.right;
+}
+
+/** Publishes a checked external event for the gateway (`vnet.ext.<type>`, its id as the deduplication key). */
+export async function publishExternal(store: EventStore<DomainEvent>, ev: DomainEvent): Promise<void> {
+  const r = await store.publishRaw(`vnet.ext.${ev.type}`, Buffer.from(JSON.stringify(ev), 'utf8'), { msgId: ev.id });
+  if (E.isLeft(r)) throw new CliError(`publishing ${ev.type} failed: ${describeAppendError(r.left)}`);
 }

@@ -4,6 +4,7 @@
 import { Command } from 'commander';
 import { registerAudit } from './commands/audit';
 import { registerHostAgent } from './commands/hostAgent';
+import { registerImages } from './commands/images';
 import { registerKeys } from './commands/keys';
 import { registerMigrate } from './commands/migrate';
 import { registerPublish } from './commands/publish';
@@ -29,6 +30,7 @@ registerHostAgent(program);
 registerAudit(program);
 registerKeys(program);
 registerMigrate(program);
+registerImages(program);
 
 program.addHelpText(
   'after',
@@ -42,7 +44,12 @@ Examples:
   $ npx vnet host-agent --host h1      run one host's agent in the foreground
   $ npx vnet audit pair web-1 db-1     the history of a pair: decisions, tokens, revocations
   $ npx vnet keys rotate web-1         a new secret key for a VM, now
-  $ npx vnet keys new-host h9 --out h9.json   a host key pair (prints the public key to register)`,
+  $ npx vnet keys new-host h9 --out h9.json   a host key pair (prints the public key to register)
+  $ npx vnet migrate blue-1 --to h3    move a running VM; the steps, the blackout, the packets lost
+  $ npx vnet image push disk.img --region eu-west   upload an image (progress bar), record it
+  $ npx vnet image replicate disk --region us-east  copy it to another region, digest checked
+  $ npx vnet images                    the image catalogue: regions that have each image
+  $ npx vnet vms --region us-east      the VMs of a region`,
 );
 
 await program.parseAsync(process.argv);

@@ -23,6 +23,7 @@ const ALL: readonly Omit<ServiceDef, 'entry'>[] = [
   { name: 'token-issuer', portOffset: 4 },
   { name: 'migration', portOffset: 5 },
   { name: 'resource-manager', portOffset: 6 },
+  { name: 'image-replication', portOffset: 7 },
 ];
 
 /** The services whose entry point exists in this checkout. */

@@ -22,3 +22,15 @@ export type { RawPublished, RawPublishOptions } from './raw';
 export type { ApplyOptions, KvSpec, StreamSpec, Topology, TopologyReport } from './topology';
 export { ALL_EVENTS, EVENT_PREFIX, LOG_STREAM, categoryFilter, checkStreamName, streamNameOfSubject, subjectOf } from './subjects';
 export { SNAPSHOT_BUCKET, type Snapshot } from './snapshots';
+export {
+  copyObject,
+  fileDigest,
+  OBJECT_CHUNK,
+  objectDigest,
+  openObjectBucket,
+  putFile,
+  type ObjectInfo,
+  type ObjectStore,
+  type TransferOptions,
+  type Transferred,
+} from './objects';

@@ -41,8 +41,8 @@ after(async () => {
 describe('image buckets', () => {
   it('uploads a file with progress, and the stored bytes have its digest', async () => {
     assert.deepEqual(await fileDigest(file), { digest, size: SIZE });
-    assert.equal(await openImageBucket(store.unsafeContext().js, 'r1', false), undefined, 'no bucket before');
-    const r1 = (await openImageBucket(store.unsafeContext().js, 'r1', true))!;
+    assert.equal(await openImageBucket(store, 'r1', false), undefined, 'no bucket before');
+    const r1 = (await openImageBucket(store, 'r1', true))!;
     assert.equal((await r1.status()).bucket, imageBucketOf('r1'));
     const seen: number[] = [];
     const up = await putImageFile(r1, 'img-1', file, { onProgress: (n) => seen.push(n), progressEveryMs: 0 });
@@ -54,9 +54,9 @@ describe('image buckets', () => {
   });
 
   it('copies to another region keeping the digest, at the rate asked for', async () => {
-    const js = store.unsafeContext().js;
-    const r1 = (await openImageBucket(js, 'r1', false))!;
-    const r2 = (await openImageBucket(js, 'r2', true))!;
+    
+    const r1 = (await openImageBucket(store, 'r1', false))!;
+    const r2 = (await openImageBucket(store, 'r2', true))!;
     const t0 = Date.now();
     const copied = await copyImage(r1, r2, 'img-1', { rateMiBps: 8 });
     const ms = Date.now() - t0;
@@ -66,9 +66,9 @@ describe('image buckets', () => {
   });
 
   it('a copy cut off half way leaves no object in the target', async () => {
-    const js = store.unsafeContext().js;
-    const r1 = (await openImageBucket(js, 'r1', false))!;
-    const r3 = (await openImageBucket(js, 'r3', true))!;
+    
+    const r1 = (await openImageBucket(store, 'r1', false))!;
+    const r3 = (await openImageBucket(store, 'r3', true))!;
     const ac = new AbortController();
     const copy = copyImage(r1, r3, 'img-1', { rateMiBps: 4, signal: ac.signal, onProgress: (n) => n > 1024 * 1024 && ac.abort(), progressEveryMs: 0 });
     await assert.rejects(copy);

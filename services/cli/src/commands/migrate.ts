@@ -5,10 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
-import * as E from 'fp-ts/lib/Either.js';
-import { validateExternal, type DomainEvent, type EventOf } from '@vnet/events';
-import { describeAppendError } from '@vnet/eventstore';
-import { CliError, action, connectStore, natsUrl } from '../connect';
+import type { DomainEvent, EventOf } from '@vnet/events';
+import { CliError, action, connectStore, externalEvent, natsUrl, publishExternal } from '../connect';
 
 interface MigrateOptions {
   to: string;
@@ -69,16 +67,12 @@ ready in time; the VM then stays where it was.`)
         const timeoutMs = Number(opts.timeout);
         if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new CliError(`--timeout ${JSON.stringify(opts.timeout)}: expected a positive number of milliseconds`);
         const migrationId = opts.id ?? `m-${randomUUID().slice(0, 8)}`;
-        const id = randomUUID();
-        const raw = { type: 'MigrationRequested', schemaVersion: 1, id, causationId: null, correlationId: id, occurredAt: new Date().toISOString(), payload: { migrationId, vmId, toHostId: opts.to } };
-        const d = validateExternal('vnet.ext.MigrationRequested', Buffer.from(JSON.stringify(raw), 'utf8'));
-        if (E.isLeft(d)) throw new CliError(`nothing was published: ${d.left.reason}`);
+        const request = externalEvent('MigrationRequested', { migrationId, vmId, toHostId: opts.to });
         const store = await connectStore(natsUrl(opts.nats), 'vnet-cli-migrate');
         const ac = new AbortController();
         try {
           const t0 = Date.now();
-          const r = await store.publishRaw('vnet.ext.MigrationRequested', Buffer.from(JSON.stringify(d.right), 'utf8'), { msgId: id });
-          if (E.isLeft(r)) throw new CliError(`publishing the request failed: ${describeAppendError(r.left)}`);
+          await publishExternal(store, request);
           process.stdout.write(`requested  migration ${migrationId}: ${vmId} -> ${opts.to}\n`);
           let end: EventOf<'MigrationCompleted'> | EventOf<'MigrationFailed'> | undefined;
           const done = new Promise<void>((resolve) => {
