@@ -2,19 +2,30 @@
  * resource-manager: the resource graph; allocations and releases handled one at a time per
  * node, deletions down the links (see README.md). Any number of instances may run: they
  * share the requests and write each node's decisions with optimistic concurrency.
- * Configuration by environment: NATS_URL, VNET_REPLICAS, VNET_HTTP_HOST, VNET_HTTP_PORT,
- * VNET_LOG_LEVEL.
+ * It also keeps the graph's shape from the log (regions, datacenters, hosts, networks and their
+ * subnets) and creates VMs for `InstancesRequested` through it.
+ * Configuration by environment: NATS_URL, VNET_REPLICAS, VNET_INSTANCES_IMAGE_WAIT_MS,
+ * VNET_HTTP_HOST, VNET_HTTP_PORT, VNET_LOG_LEVEL.
  */
 import { domainEventCodec } from '@vnet/events';
 import { EventStore } from '@vnet/eventstore';
 import { loadConfig, startServiceRuntime } from '@vnet/service-kit';
 import { vnetTopology } from '@vnet/topology';
 import { Counter, Gauge, Histogram } from 'prom-client';
+import { startInstancesFlow } from './adapters/instances';
 import { startResourceManager } from './adapters/manager';
 
 const config = loadConfig({
   natsUrl: { env: 'NATS_URL', kind: 'string', default: 'nats://127.0.0.1:4222', doc: 'NATS server(s), comma-separated' },
   replicas: { env: 'VNET_REPLICAS', kind: 'int', min: 1, max: 5, default: 1, doc: 'stream replicas (3 on a cluster)' },
+  imageWaitMs: {
+    env: 'VNET_INSTANCES_IMAGE_WAIT_MS',
+    kind: 'int',
+    min: 1000,
+    max: 86_400_000,
+    default: 600_000,
+    doc: 'how long a request for instances waits for its image to be copied into the region',
+  },
 });
 const rt = await startServiceRuntime({ service: 'resource-manager' });
 const store = await EventStore.connect({ servers: config.natsUrl, name: 'resource-manager' }, domainEventCodec);
@@ -57,6 +68,13 @@ new Gauge({
   },
 });
 rt.onShutdown(() => manager.stop(), { name: 'resource manager' });
+const outcomes = new Counter({ name: 'vnet_instances_requests_total', help: 'requests for instances handled, by outcome', labelNames: ['outcome'], registers });
+const instances = await startInstancesFlow(store, manager.ops, {
+  imageWaitMs: config.imageWaitMs,
+  onError: (e) => rt.log.warn({ err: e }, 'instances'),
+  onOutcome: (outcome) => outcomes.inc({ outcome }),
+});
+rt.onShutdown(() => instances.stop(), { name: 'instances' });
 // A manager that stops by itself exits the process, so a supervisor restarts it.
 manager.done.catch(async (e: unknown) => {
   rt.log.fatal({ err: e }, 'resource manager stopped');

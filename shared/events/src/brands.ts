@@ -76,6 +76,14 @@ export const BRAND_DOCS: { readonly [name: string]: BrandDoc } = {
   ResourceId: idDoc('resource-graph node (unique within its kind)'),
   AllocationId: idDoc('resource allocation'),
   ImageId: idDoc('VM image'),
+  InstanceCount: {
+    summary: 'integer 1..500',
+    schema: { type: 'integer', minimum: 1, maximum: 500, description: 'How many VMs one request starts (at most 500).' },
+  },
+  RequestId: {
+    summary: '1-56 chars of a-z 0-9 _ -, starting with a letter or digit',
+    schema: { type: 'string', pattern: AGGREGATE_ID_PATTERN.source, maxLength: 56, description: 'Id of a request for instances; its VMs are named <id>-1, <id>-2, ...' },
+  },
   Sha256Hex: {
     summary: 'SHA-256 digest, 64 lowercase hex digits',
     schema: { type: 'string', pattern: SHA256_HEX_PATTERN.source, description: 'SHA-256 of the bytes, as 64 lowercase hex digits.' },

@@ -68,6 +68,9 @@ export const CURRENT_VERSIONS = {
   ImageReplicationProgress: 1,
   ImageReplicated: 1,
   ImageReplicationFailed: 1,
+  InstancesRequested: 1,
+  InstancesCreated: 1,
+  InstancesRequestFailed: 1,
 } as const satisfies { readonly [K in Types]: number };
 
 /** The envelope codec type of every event type at its current version. */
@@ -128,6 +131,9 @@ export const ENVELOPE_CODECS: EnvelopeCodecs = {
   ImageReplicationProgress: envelopeCodec('ImageReplicationProgress', CURRENT_VERSIONS.ImageReplicationProgress, PAYLOAD_CODECS.ImageReplicationProgress),
   ImageReplicated: envelopeCodec('ImageReplicated', CURRENT_VERSIONS.ImageReplicated, PAYLOAD_CODECS.ImageReplicated),
   ImageReplicationFailed: envelopeCodec('ImageReplicationFailed', CURRENT_VERSIONS.ImageReplicationFailed, PAYLOAD_CODECS.ImageReplicationFailed),
+  InstancesRequested: envelopeCodec('InstancesRequested', CURRENT_VERSIONS.InstancesRequested, PAYLOAD_CODECS.InstancesRequested),
+  InstancesCreated: envelopeCodec('InstancesCreated', CURRENT_VERSIONS.InstancesCreated, PAYLOAD_CODECS.InstancesCreated),
+  InstancesRequestFailed: envelopeCodec('InstancesRequestFailed', CURRENT_VERSIONS.InstancesRequestFailed, PAYLOAD_CODECS.InstancesRequestFailed),
 };
 
 /** Every domain event, as deciders and projections see it: the current version, decoded. */
@@ -167,6 +173,7 @@ export const EXTERNAL_EVENT_TYPES = [
   'ReleaseRequested',
   'ImageUploaded',
   'ImageReplicationRequested',
+  'InstancesRequested',
 ] as const satisfies ReadonlyArray<EventType>;
 
 /** An event type that an external system may publish. */
@@ -227,6 +234,9 @@ export const EVENT_DESCRIPTIONS: { readonly [K in EventType]: string } = {
   ImageReplicationProgress: 'How many bytes of an image copy are done.',
   ImageReplicated: 'An image is in a region, its digest checked: VMs may start from it there.',
   ImageReplicationFailed: 'A copy of an image to a region failed, with the reason; the region does not have it.',
+  InstancesRequested: 'Asks for VMs of a size from an image in a network and region: quota, hosts and addresses come from the resource graph.',
+  InstancesCreated: 'A request for instances is met: its VMs are placed, with their hosts and addresses.',
+  InstancesRequestFailed: 'A request for instances was not met, with the reason; everything allocated for it was released.',
 };
 
 /** True when `s` names an event type of the catalogue. */

@@ -55,7 +55,7 @@ const ref = (n: { readonly kind: string; readonly id: string }): string => `${n.
  * `network.<id>` or `vm.<id>`; the mapping service's outputs go to `vni.<vni>` (mappings,
  * followed per VNI by host agents), `hostvms.<hostId>` (which VMs a host runs) and `vm.<id>`
  * (rejections); a resource-graph node's events go to `res.<kind>.<id>`, the requests it handles
- * to `resreq.alloc.<allocationId>` and `resreq.del.<kind>.<id>`; an image's to `image.<id>`. The event store publishes it
+ * to `resreq.alloc.<allocationId>` and `resreq.del.<kind>.<id>`; an image's to `image.<id>`; a request for instances to `instances.<id>`. The event store publishes it
  * on `vnet.evt.<stream>`.
  */
 export function streamNameOf(ev: DomainEvent): string {
@@ -133,6 +133,10 @@ export function streamNameOf(ev: DomainEvent): string {
     case 'ImageReplicated':
     case 'ImageReplicationFailed':
       return `image.${ev.payload.imageId}`;
+    case 'InstancesRequested':
+    case 'InstancesCreated':
+    case 'InstancesRequestFailed':
+      return `instances.${ev.payload.requestId}`;
     default:
       return assertNever(ev);
   }
@@ -289,6 +293,14 @@ export function describeEvent(ev: DomainEvent): string {
       return `ImageReplicated ${ev.payload.imageId} ${ev.payload.fromRegionId} -> ${ev.payload.regionId}: ${ev.payload.size} bytes in ${ev.payload.tookMs} ms, digest checked`;
     case 'ImageReplicationFailed':
       return `ImageReplicationFailed ${ev.payload.imageId} to ${ev.payload.toRegionId} attempt ${ev.payload.attempt}: ${ev.payload.reason} (${ev.payload.detail})`;
+    case 'InstancesRequested': {
+      const p = ev.payload;
+      return `InstancesRequested ${p.requestId}: ${p.count} x ${p.size.cpus} CPU/${p.size.memoryMiB} MiB of ${p.imageId} in ${p.regionId}, network ${p.networkId} of ${p.projectId}`;
+    }
+    case 'InstancesCreated':
+      return `InstancesCreated ${ev.payload.requestId}: ${ev.payload.vms.length} VMs in ${ev.payload.regionId} (${ev.payload.vms.slice(0, 3).map((v) => `${v.vmId}@${v.hostId}`).join(', ')}${ev.payload.vms.length > 3 ? ', …' : ''})`;
+    case 'InstancesRequestFailed':
+      return `InstancesRequestFailed ${ev.payload.requestId}: ${ev.payload.reason} (${ev.payload.detail}); ${ev.payload.released} allocations released`;
     case 'AllocationRefused':
       return `AllocationRefused ${ev.payload.allocationId}: ${ref(ev.payload.provider)} refused ${ref(ev.payload.holder)} ${ev.payload.amount} ${ev.payload.resource}: ${ev.payload.reason} (${ev.payload.detail})`;
     default:

@@ -144,6 +144,13 @@ export const Sha256Hex = t.brand(t.string, (s): s is t.Branded<string, Sha256Hex
 /** A SHA-256 digest, 64 lowercase hex digits. */
 export type Sha256Hex = t.TypeOf<typeof Sha256Hex>;
 
+/** Brand of {@link RequestId}. */
+export interface RequestIdBrand { readonly RequestId: unique symbol }
+/** Id of a request for instances (chosen by whoever asks; the same id again changes nothing). At most 56 characters: its VMs are `<id>-<n>`. */
+export const RequestId = t.brand(t.string, (s): s is t.Branded<string, RequestIdBrand> => isAggregateId(s) && s.length <= 56, 'RequestId');
+/** Id of a request for instances; a NATS subject token. */
+export type RequestId = t.TypeOf<typeof RequestId>;
+
 /** Brand of {@link RuleId}. */
 export interface RuleIdBrand { readonly RuleId: unique symbol }
 /** Id of a policy rule. */

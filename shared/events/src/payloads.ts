@@ -4,7 +4,7 @@
  */
 import * as t from 'io-ts';
 import { closed } from './closed';
-import { AllocationId, DatacenterId, DisplayName, HostId, ImageId, IsoTimestamp, MigrationId, NetworkId, NonNegativeInt, PairId, PositiveInt, ProjectId, RegionId, ResourceId, RuleId, Sha256Hex, Tag, U32, VmId } from './ids';
+import { AllocationId, DatacenterId, DisplayName, HostId, ImageId, IsoTimestamp, MigrationId, NetworkId, NonNegativeInt, PairId, PositiveInt, ProjectId, RegionId, RequestId, ResourceId, RuleId, Sha256Hex, Tag, U32, VmId } from './ids';
 import { Base64, Cidr, Ipv4, PublicKey, UnderlayAddress, Vni } from './net';
 
 /** A region exists (idempotent: declaring it again with the same name changes nothing). */
@@ -703,6 +703,66 @@ export const ImageReplicationFailedPayload = closed('ImageReplicationFailed payl
 /** Payload of `ImageReplicationFailed`. */
 export type ImageReplicationFailedPayload = t.TypeOf<typeof ImageReplicationFailedPayload>;
 
+// ---------------------------------------------------------------- instances
+
+/** What one VM of a request gets from its host. */
+export const InstanceSize = closed('InstanceSize', { cpus: PositiveInt, memoryMiB: PositiveInt });
+/** What one VM gets from its host. */
+export type InstanceSize = t.TypeOf<typeof InstanceSize>;
+
+/** At most this many VMs per request. */
+export const MAX_INSTANCES_PER_REQUEST = 500;
+const InstanceCount = t.refinement(PositiveInt, (n) => n <= MAX_INSTANCES_PER_REQUEST, 'InstanceCount');
+
+/** Start `count` VMs of `size` from `imageId` in a network of a project, in a region (through the resource graph). */
+export const InstancesRequestedPayload = closed('InstancesRequested payload', {
+  requestId: RequestId,
+  projectId: ProjectId,
+  networkId: NetworkId,
+  imageId: ImageId,
+  regionId: RegionId,
+  count: InstanceCount,
+  size: InstanceSize,
+});
+/** Payload of `InstancesRequested`. */
+export type InstancesRequestedPayload = t.TypeOf<typeof InstancesRequestedPayload>;
+
+/** One VM started for a request. */
+export const InstanceVm = closed('InstanceVm', { vmId: VmId, hostId: HostId, ip: Ipv4 });
+/** One VM started for a request. */
+export type InstanceVm = t.TypeOf<typeof InstanceVm>;
+
+/** The request is met: its VMs are placed (quota, host capacity and addresses allocated in the graph). */
+export const InstancesCreatedPayload = closed('InstancesCreated payload', { requestId: RequestId, regionId: RegionId, imageId: ImageId, vms: t.array(InstanceVm) });
+/** Payload of `InstancesCreated`. */
+export type InstancesCreatedPayload = t.TypeOf<typeof InstancesCreatedPayload>;
+
+/** Why a request for instances was not met. */
+export const InstancesFailureReason = t.union(
+  [
+    t.literal('unknown-project'),
+    t.literal('unknown-network'),
+    t.literal('unknown-region'),
+    t.literal('image-unavailable'),
+    t.literal('quota-exceeded'),
+    t.literal('no-capacity'),
+    t.literal('no-addresses'),
+  ],
+  'InstancesFailureReason',
+);
+/** Why a request for instances was not met. */
+export type InstancesFailureReason = t.TypeOf<typeof InstancesFailureReason>;
+
+/** The request was not met; everything allocated for it was released (`released` allocations). */
+export const InstancesRequestFailedPayload = closed('InstancesRequestFailed payload', {
+  requestId: RequestId,
+  reason: InstancesFailureReason,
+  detail: t.string,
+  released: NonNegativeInt,
+});
+/** Payload of `InstancesRequestFailed`. */
+export type InstancesRequestFailedPayload = t.TypeOf<typeof InstancesRequestFailedPayload>;
+
 /** The current payload codec of every event type. Adding an event starts here. */
 export const PAYLOAD_CODECS = {
   RegionDeclared: RegionDeclaredPayload,
@@ -756,4 +816,7 @@ export const PAYLOAD_CODECS = {
   ImageReplicationProgress: ImageReplicationProgressPayload,
   ImageReplicated: ImageReplicatedPayload,
   ImageReplicationFailed: ImageReplicationFailedPayload,
+  InstancesRequested: InstancesRequestedPayload,
+  InstancesCreated: InstancesCreatedPayload,
+  InstancesRequestFailed: InstancesRequestFailedPayload,
 } as const;

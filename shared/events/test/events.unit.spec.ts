@@ -83,7 +83,7 @@ describe('streamNameOf', () => {
   it('is always <context>.<id> with a subject-safe id', () =>
     fc.assert(
       fc.property(arbitraryDomainEvent, (ev) =>
-        assert.match(streamNameOf(ev), /^((region|datacenter|host|network|vm|vni|hostvms|policy|hostkeys|hostrejects|hostvoids|migration|image)\.[a-z0-9][a-z0-9_-]{0,62}|hostpairs\.[a-z0-9][a-z0-9_-]{0,62}\.[0-9]+-[0-9a-f]{8}-[0-9a-f]{8}|(res|resreq\.del)\.[a-z]+\.[a-z0-9][a-z0-9_-]{0,62}|resreq\.alloc\.[a-z0-9][a-z0-9_-]{0,62})$/),
+        assert.match(streamNameOf(ev), /^((region|datacenter|host|network|vm|vni|hostvms|policy|hostkeys|hostrejects|hostvoids|migration|image|instances)\.[a-z0-9][a-z0-9_-]{0,62}|hostpairs\.[a-z0-9][a-z0-9_-]{0,62}\.[0-9]+-[0-9a-f]{8}-[0-9a-f]{8}|(res|resreq\.del)\.[a-z]+\.[a-z0-9][a-z0-9_-]{0,62}|resreq\.alloc\.[a-z0-9][a-z0-9_-]{0,62})$/),
       ),
     ));
 });
@@ -110,7 +110,7 @@ describe('describeEvent', () => {
 });
 
 describe('EXTERNAL_EVENT_TYPES', () => {
-  it('holds the twenty public events', () =>
+  it('holds the twenty-one public events', () =>
     assert.deepEqual([...EXTERNAL_EVENT_TYPES].sort(), [
       'AllocationRequested',
       'DatacenterDeclared',
@@ -119,6 +119,7 @@ describe('EXTERNAL_EVENT_TYPES', () => {
       'HostRemoved',
       'ImageReplicationRequested',
       'ImageUploaded',
+      'InstancesRequested',
       'MigrationRequested',
       'NetworkCreated',
       'PolicyRuleRemoved',

@@ -35,8 +35,23 @@ export interface ManagerCounters {
   conflicts: number;
 }
 
+/** What other parts of the resource manager (the instances flow, the topology mirror) do to the graph. */
+export interface GraphOps {
+  readonly graph: Graph;
+  /** Reads a node's subject up to date. */
+  catchUp(ref: NodeRef): Promise<void>;
+  /** Decides and writes an allocation (or its refusal) on the provider, one at a time per node. */
+  allocate(cause: Cause, p: PayloadOf<'AllocationRequested'>): Promise<void>;
+  release(cause: Cause, p: PayloadOf<'ReleaseRequested'>): Promise<void>;
+  /** Deletes a node and what it owns, releasing what they hold and handed out; resolves the releases. */
+  deleteNode(cause: Cause, node: NodeRef): Promise<number>;
+  /** Writes nodes and links (ids derived from the cause: writing them again stores nothing). */
+  record(cause: Cause, facts: ReadonlyArray<EventOf<'ResourceNodeAdded' | 'ResourceLinked'>['payload'] & { readonly kind: 'ResourceNodeAdded' | 'ResourceLinked' }>): Promise<void>;
+}
+
 export interface ResourceManager {
   readonly graph: Graph;
+  readonly ops: GraphOps;
   counters(): ManagerCounters;
   stop(): Promise<void>;
   /** Rejects when the manager stops by itself (its subscription or graph reader ended); resolves after `stop`. */
@@ -46,7 +61,7 @@ export interface ResourceManager {
 type Request = EventOf<'AllocationRequested' | 'ReleaseRequested' | 'ResourceDeletionRequested'>;
 
 /** What caused a decision: a request, or the sweep of a deleted holder's allocations. */
-interface Cause {
+export interface Cause {
   readonly id: EventId;
   readonly correlationId: EventId;
   readonly type: string;
@@ -138,34 +153,58 @@ export async function startResourceManager(store: EventStore<DomainEvent>, o: Ma
     throw new Error(`${cause.type} ${cause.id}: more than ${MAX_WRITES} decisions`);
   };
 
+  const allocate = async (cause: Cause, p: PayloadOf<'AllocationRequested'>): Promise<void> => {
+    await settle(
+      cause,
+      () => decideAllocation(graph, p),
+      () => p.allocationId,
+      async () => {
+        await catchUp(p.provider);
+        await catchUp(p.holder);
+      },
+    );
+  };
+  const release = (cause: Cause, p: PayloadOf<'ReleaseRequested'>): Promise<void> => settle(cause, () => decideRelease(graph, p), () => p.allocationId);
+  /** Deletes a node with everything it owns; resolves how many allocations were released. */
+  const deleteNode = async (cause: Cause, node: NodeRef): Promise<number> => {
+    // The whole graph up to date first: what the node owns and holds may be recent.
+    for await (const r of store.readAll({ filter: 'vnet.evt.res.>', fromPosition: graph.position + 1 })) fold(r.event, r.position);
+    let released = 0;
+    await settle(
+      cause,
+      () => {
+        const d = decideDeletion(graph, node)[0];
+        if (d?.type === 'ResourceReleased') released++;
+        return d;
+      },
+      (d) => (d.type === 'ResourceNodeDeleted' ? 'deleted' : d.type === 'ResourceReleased' ? d.payload.allocationId : ''),
+    );
+    return released;
+  };
+  /** Writes facts about the graph's shape (nodes, links): no expectation, ids derived from the cause. */
+  const record = async (cause: Cause, facts: ReadonlyArray<EventOf<'ResourceNodeAdded' | 'ResourceLinked'>['payload'] & { readonly kind: 'ResourceNodeAdded' | 'ResourceLinked' }>): Promise<void> => {
+    await Promise.all(
+      facts.map(async ({ kind, ...payload }, i) => {
+        const ev: DomainEvent = {
+          ...newEvent(kind as 'ResourceLinked', payload as PayloadOf<'ResourceLinked'>, { causationId: cause.id, correlationId: cause.correlationId }),
+          id: derivedEventId('resource-manager', cause.id, kind, String(i)),
+        };
+        const r = await store.appendToStream(streamNameOf(ev), [ev]);
+        if (E.isLeft(r)) throw new Error(`could not write ${kind}: ${describeAppendError(r.left)}`);
+        if (r.right.duplicates === 0) fold(ev, r.right.positions[0]!);
+      }),
+    );
+  };
+
   const handle = async (e: Request): Promise<void> => {
     switch (e.type) {
-      case 'AllocationRequested': {
-        const p = e.payload;
-        await settle(
-          e,
-          () => decideAllocation(graph, p),
-          () => p.allocationId,
-          async () => {
-            await catchUp(p.provider);
-            await catchUp(p.holder);
-          },
-        );
-        return;
-      }
+      case 'AllocationRequested':
+        return allocate(e, e.payload);
       case 'ReleaseRequested':
-        await settle(e, () => decideRelease(graph, e.payload), () => e.payload.allocationId);
+        return release(e, e.payload);
+      case 'ResourceDeletionRequested':
+        await deleteNode(e, e.payload.node);
         return;
-      case 'ResourceDeletionRequested': {
-        // The whole graph up to date first: what the node owns and holds may be recent.
-        for await (const r of store.readAll({ filter: 'vnet.evt.res.>', fromPosition: graph.position + 1 })) fold(r.event, r.position);
-        await settle(
-          e,
-          () => decideDeletion(graph, e.payload.node)[0],
-          (d) => (d.type === 'ResourceNodeDeleted' ? 'deleted' : d.type === 'ResourceReleased' ? d.payload.allocationId : ''),
-        );
-        return;
-      }
     }
   };
 
@@ -220,6 +259,7 @@ export async function startResourceManager(store: EventStore<DomainEvent>, o: Ma
   let stopped = false;
   return {
     graph,
+    ops: { graph, catchUp, allocate, release, deleteNode, record },
     counters: () => ({ ...c }),
     done: Promise.race([sub.done, reader]).then(() => {
       if (!stopped) throw new Error('the request subscription or the graph reader ended');

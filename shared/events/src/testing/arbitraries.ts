@@ -20,6 +20,7 @@ import {
   AGGREGATE_ID_PATTERN,
   AllocationId,
   ImageId,
+  RequestId,
   Sha256Hex,
   ResourceId,
   DatacenterId,
@@ -162,6 +163,7 @@ const allocationFields = { allocationId: arbitraryAllocationId, provider: arbitr
 const allocationKeys = ['allocationId', 'provider', 'holder', 'resource', 'amount'] as const;
 const arbitraryImageId = via(ImageId, rawId);
 const arbitrarySha256 = via(Sha256Hex, fc.stringMatching(/^[0-9a-f]{64}$/));
+const arbitraryRequestId = via(RequestId, fc.stringMatching(/^[a-z0-9][a-z0-9_-]{0,55}$/));
 const migrationFields = { migrationId: arbitraryMigrationId, vmId: arbitraryVmId, vni: arbitraryVni, ip: arbitraryIpv4, fromHostId: arbitraryHostId, toHostId: arbitraryHostId };
 
 /** A valid current-version payload of every event type. */
@@ -359,6 +361,27 @@ export const arbitraryPayloads: { readonly [K in EventType]: fc.Arbitrary<Payloa
     attempt: arbitraryNonNegativeInt,
     reason: fc.constantFrom('unknown-image', 'no-source', 'digest-mismatch', 'copy-error', 'too-many-attempts') as fc.Arbitrary<PayloadOf<'ImageReplicationFailed'>['reason']>,
     detail: fc.string({ maxLength: 60 }),
+  }, plain),
+  InstancesRequested: fc.record({
+    requestId: arbitraryRequestId,
+    projectId: arbitraryProjectId,
+    networkId: arbitraryNetworkId,
+    imageId: arbitraryImageId,
+    regionId: arbitraryRegionId,
+    count: fc.integer({ min: 1, max: 500 }) as unknown as fc.Arbitrary<PayloadOf<'InstancesRequested'>['count']>,
+    size: fc.record({ cpus: arbitraryPositiveInt, memoryMiB: arbitraryPositiveInt }, plain),
+  }, plain),
+  InstancesCreated: fc.record({
+    requestId: arbitraryRequestId,
+    regionId: arbitraryRegionId,
+    imageId: arbitraryImageId,
+    vms: fc.array(fc.record({ vmId: arbitraryVmId, hostId: arbitraryHostId, ip: arbitraryIpv4 }, plain), { maxLength: 4 }),
+  }, plain),
+  InstancesRequestFailed: fc.record({
+    requestId: arbitraryRequestId,
+    reason: fc.constantFrom('unknown-project', 'unknown-network', 'unknown-region', 'image-unavailable', 'quota-exceeded', 'no-capacity', 'no-addresses') as fc.Arbitrary<PayloadOf<'InstancesRequestFailed'>['reason']>,
+    detail: fc.string({ maxLength: 60 }),
+    released: arbitraryNonNegativeInt,
   }, plain),
 };
 

@@ -1,0 +1,252 @@
+/**
+ * Creating VMs through the graph, and the graph's shape from the rest of the log.
+ *
+ * Topology mirror (durable subscriptions on `region`, `datacenter`, `host` and `network`):
+ * a region, a datacenter (the region owns it), a host with its CPUs and memory (its
+ * datacenter owns it), a network (its project owns it) with its subnet (the network owns it,
+ * the network's CIDR as its addresses). Drained and removed hosts take no new VMs.
+ *
+ * `InstancesRequested` (durable subscription on `instances`, one request at a time per id):
+ * 1. the project (with an instance quota), the network and the region must exist;
+ * 2. the image must be in the region: if not, `ImageReplicationRequested`, then wait for the
+ *    copy (`ImageReplicated`; `ImageReplicationFailed` or the deadline fails the request);
+ * 3. hosts are chosen in the region (most CPUs left first);
+ * 4. per VM: its node (the project owns it; it uses the subnet and its host), then one
+ *    instance of quota from the project, CPUs and memory from the host, an address from the
+ *    subnet: each an allocation decided by the provider node, one at a time per node;
+ * 5. all granted: `VmPlaced` for each (the mapping service and host agents take it from
+ *    there) and `InstancesCreated`. Any refusal: every VM node made for the request is
+ *    deleted, which releases all it got (each release an event), and
+ *    `InstancesRequestFailed` says why: nothing stays half-allocated.
+ * Every write's id derives from the request, so a request handled again (after a crash)
+ * writes nothing twice and ends the same way.
+ */
+import {
+  cidrContains,
+  mustDecode,
+  newEvent,
+  NonNegativeInt,
+  streamNameOf,
+  type DomainEvent,
+  type EventOf,
+  type InstancesFailureReason,
+  type NodeRef,
+  type PayloadOf,
+} from '@vnet/events';
+import { describeAppendError, type EventStore, type Subscription } from '@vnet/eventstore';
+import { derivedEventId } from '@vnet/runner';
+import * as E from 'fp-ts/lib/Either.js';
+import { ipString, nodeOf, type Graph } from '../domain/graph';
+import { hostsOfRegion, planHosts, regionRoom } from '../domain/placement';
+import type { Cause, GraphOps } from './manager';
+
+export interface InstancesOptions {
+  /** How long a request waits for its image to be copied into the region (default 10 min). */
+  readonly imageWaitMs?: number;
+  readonly onError?: (e: Error) => void;
+  readonly onOutcome?: (outcome: 'created' | InstancesFailureReason, vms: number) => void;
+}
+
+export interface InstancesFlow {
+  stop(): Promise<void>;
+}
+
+interface NetworkInfo {
+  readonly projectId: string;
+  readonly vni: number;
+  readonly cidr: string;
+}
+
+const node = (kind: NodeRef['kind'], id: string): NodeRef => ({ kind, id }) as NodeRef;
+
+export async function startInstancesFlow(store: EventStore<DomainEvent>, ops: GraphOps, o: InstancesOptions = {}): Promise<InstancesFlow> {
+  const onError = o.onError ?? (() => undefined);
+  const imageWaitMs = o.imageWaitMs ?? 600_000;
+  const graph: Graph = ops.graph;
+  const networks = new Map<string, NetworkInfo>();
+  const unavailableHosts = new Set<string>();
+  /** Image → regions where it is ready. */
+  const images = new Map<string, Set<string>>();
+  /** Image/region → failed replication (attempt and when), for waiting requests. */
+  const imageFailures = new Map<string, { readonly at: number; readonly detail: string }>();
+
+  const foldImage = (e: DomainEvent): void => {
+    if (e.type === 'ImageUploaded') (images.get(e.payload.imageId) ?? images.set(e.payload.imageId, new Set()).get(e.payload.imageId)!).add(e.payload.regionId);
+    else if (e.type === 'ImageReplicated') (images.get(e.payload.imageId) ?? images.set(e.payload.imageId, new Set()).get(e.payload.imageId)!).add(e.payload.regionId);
+    else if (e.type === 'ImageReplicationFailed') imageFailures.set(`${e.payload.imageId}/${e.payload.toRegionId}`, { at: Date.parse(e.occurredAt), detail: `${e.payload.reason}: ${e.payload.detail}` });
+  };
+  for await (const r of store.readAll({ filter: 'vnet.evt.image.>' })) foldImage(r.event);
+  let imagePosition = await store.lastPosition();
+  const ac = new AbortController();
+  const imageReader = store
+    .forEachEvent({ filter: 'vnet.evt.image.>', fromPosition: imagePosition + 1, live: true, signal: ac.signal }, (r) => {
+      imagePosition = r.position;
+      foldImage(r.event);
+    })
+    .catch((err: unknown) => {
+      if (!ac.signal.aborted) onError(new Error(`image reader stopped: ${err instanceof Error ? err.message : String(err)}`));
+    });
+
+  /** Appends an event under an id derived from its cause (stored once however often). */
+  const append = async (cause: Cause, ev: DomainEvent, key: string): Promise<void> => {
+    const withId = { ...ev, id: derivedEventId('resource-manager', cause.id, ev.type, key) } as DomainEvent;
+    const r = await store.appendToStream(streamNameOf(withId), [withId]);
+    if (E.isLeft(r)) throw new Error(`could not write ${ev.type}: ${describeAppendError(r.left)}`);
+  };
+  const meta = (cause: Cause) => ({ causationId: cause.id, correlationId: cause.correlationId });
+
+  // ------------------------------------------------------------ topology mirror
+  const mirror = async (e: DomainEvent): Promise<void> => {
+    const facts: Parameters<GraphOps['record']>[1][number][] = [];
+    switch (e.type) {
+      case 'RegionDeclared':
+        facts.push({ kind: 'ResourceNodeAdded', node: node('region', e.payload.regionId), capacity: {} });
+        break;
+      case 'DatacenterDeclared':
+        facts.push(
+          { kind: 'ResourceNodeAdded', node: node('datacenter', e.payload.datacenterId), capacity: {} },
+          { kind: 'ResourceLinked', from: node('region', e.payload.regionId), to: node('datacenter', e.payload.datacenterId), relation: 'owns' },
+        );
+        break;
+      case 'HostRegistered': {
+        const c = e.payload.capacity;
+        facts.push(
+          { kind: 'ResourceNodeAdded', node: node('host', e.payload.hostId), capacity: c ? { cpus: c.cpus, memoryMiB: c.memoryMiB } : {} },
+          { kind: 'ResourceLinked', from: node('datacenter', e.payload.datacenterId), to: node('host', e.payload.hostId), relation: 'owns' },
+        );
+        unavailableHosts.delete(e.payload.hostId);
+        break;
+      }
+      case 'HostDrained':
+      case 'HostRemoved':
+        unavailableHosts.add(e.payload.hostId);
+        return;
+      case 'NetworkCreated': {
+        const p = e.payload;
+        networks.set(p.networkId, { projectId: p.projectId, vni: p.vni, cidr: p.cidr });
+        facts.push(
+          { kind: 'ResourceNodeAdded', node: node('network', p.networkId), capacity: {} },
+          { kind: 'ResourceNodeAdded', node: node('subnet', p.networkId), capacity: { ips: p.cidr } },
+          { kind: 'ResourceLinked', from: node('project', p.projectId), to: node('network', p.networkId), relation: 'owns' },
+          { kind: 'ResourceLinked', from: node('network', p.networkId), to: node('subnet', p.networkId), relation: 'owns' },
+        );
+        break;
+      }
+      default:
+        return;
+    }
+    await ops.record(e, facts);
+  };
+  const subs: Subscription[] = [];
+  for (const ctx of ['region', 'datacenter', 'host', 'network']) {
+    subs.push(await store.subscribe({ name: `resource-manager-${ctx}`, filter: `vnet.evt.${ctx}.>` }, async (r) => mirror(r.event)));
+  }
+
+  // ------------------------------------------------------------ instances
+  const ended = async (requestId: string): Promise<boolean> => {
+    for await (const r of store.readStream(`instances.${requestId}`)) if (r.event.type === 'InstancesCreated' || r.event.type === 'InstancesRequestFailed') return true;
+    return false;
+  };
+
+  const fail = async (e: EventOf<'InstancesRequested'>, reason: InstancesFailureReason, detail: string, released: number): Promise<void> => {
+    await append(e, newEvent('InstancesRequestFailed', { requestId: e.payload.requestId, reason, detail, released: mustDecode(NonNegativeInt, released) }, meta(e)), '');
+    o.onOutcome?.(reason, 0);
+  };
+
+  /** Waits until the image is in the region; undefined when it is, else why not. */
+  const imageInRegion = async (e: EventOf<'InstancesRequested'>): Promise<string | undefined> => {
+    const { imageId, regionId } = e.payload;
+    if (images.get(imageId)?.has(regionId)) return undefined;
+    if (!images.has(imageId)) return `image ${imageId} was never uploaded`;
+    const askedAt = Date.now();
+    await append(e, newEvent('ImageReplicationRequested', { imageId: e.payload.imageId, regionId: e.payload.regionId, reason: `instances ${e.payload.requestId}` }, meta(e)), '');
+    for (const end = askedAt + imageWaitMs; Date.now() < end; await new Promise((r) => setTimeout(r, 100))) {
+      if (images.get(imageId)?.has(regionId)) return undefined;
+      const f = imageFailures.get(`${imageId}/${regionId}`);
+      if (f && f.at >= askedAt - 1000) return `copying ${imageId} to ${regionId} failed (${f.detail})`;
+    }
+    return `${imageId} was not copied to ${regionId} within ${imageWaitMs} ms`;
+  };
+
+  const create = async (e: EventOf<'InstancesRequested'>): Promise<void> => {
+    const p = e.payload;
+    if (await ended(p.requestId)) return;
+    const net = networks.get(p.networkId);
+    if (!net) return fail(e, 'unknown-network', `network ${p.networkId} was never created`, 0);
+    if (net.projectId !== p.projectId) return fail(e, 'unknown-network', `network ${p.networkId} belongs to project ${net.projectId}, not ${p.projectId}`, 0);
+    const projectRef = node('project', p.projectId);
+    await ops.catchUp(projectRef);
+    const project = nodeOf(graph, projectRef);
+    if (!project || project.deleted || project.capacity.instances === undefined) {
+      return fail(e, 'unknown-project', `project ${p.projectId} has no instance quota in the resource graph (ResourceNodeAdded project/${p.projectId} with capacity.instances)`, 0);
+    }
+    const hosts = hostsOfRegion(graph, p.regionId, unavailableHosts);
+    if (!graph.nodes.get(`region/${p.regionId}`)?.revision) return fail(e, 'unknown-region', `region ${p.regionId} was never declared`, 0);
+    const whyNoImage = await imageInRegion(e);
+    if (whyNoImage !== undefined) return fail(e, 'image-unavailable', whyNoImage, 0);
+    const plan = planHosts(hostsOfRegion(graph, p.regionId, unavailableHosts), p.count, p.size);
+    if (!plan) return fail(e, 'no-capacity', `${p.count} VMs of ${p.size.cpus} CPUs and ${p.size.memoryMiB} MiB do not fit on region ${p.regionId}'s ${regionRoom(hosts)}`, 0);
+
+    const subnet = node('subnet', p.networkId);
+    const vms = plan.map((host, i) => ({ vmId: `${p.requestId}-${i + 1}`, host }));
+    const refusal = async (): Promise<{ reason: InstancesFailureReason; detail: string } | undefined> => {
+      for (const { vmId, host } of vms) {
+        const vm = node('vm', vmId);
+        await ops.record({ id: derivedEventId('resource-manager', e.id, 'vm', vmId), correlationId: e.correlationId, type: e.type }, [
+          { kind: 'ResourceNodeAdded', node: vm, capacity: {} },
+          { kind: 'ResourceLinked', from: projectRef, to: vm, relation: 'owns' },
+          { kind: 'ResourceLinked', from: vm, to: subnet, relation: 'uses' },
+          { kind: 'ResourceLinked', from: vm, to: host, relation: 'uses' },
+        ]);
+        const asks: Array<[NodeRef, PayloadOf<'AllocationRequested'>['resource'], number, string, InstancesFailureReason]> = [
+          [projectRef, 'instances', 1, 'quota', 'quota-exceeded'],
+          [host, 'cpus', p.size.cpus, 'cpus', 'no-capacity'],
+          [host, 'memoryMiB', p.size.memoryMiB, 'memory', 'no-capacity'],
+          [subnet, 'ips', 1, 'ip', 'no-addresses'],
+        ];
+        for (const [provider, resource, amount, tag, reason] of asks) {
+          const allocationId = `${vmId}-${tag}` as PayloadOf<'AllocationRequested'>['allocationId'];
+          await ops.allocate(e, { allocationId, provider, holder: vm, resource, amount: amount as never });
+          const n = nodeOf(graph, provider);
+          if (!n?.allocations.has(allocationId)) return { reason, detail: `${provider.kind}/${provider.id} refused ${amount} ${resource} to ${vmId}` };
+        }
+      }
+      return undefined;
+    };
+    const refused = await refusal();
+    if (refused) {
+      // Nothing half-allocated: each VM node made for the request goes, with all it holds.
+      let released = 0;
+      for (const { vmId } of vms) if (nodeOf(graph, node('vm', vmId))) released += await ops.deleteNode(e, node('vm', vmId));
+      return fail(e, refused.reason, refused.detail, released);
+    }
+    const placed = vms.map(({ vmId, host }) => {
+      const ip = nodeOf(graph, subnet)!.allocations.get(`${vmId}-ip` as never)!.ip!;
+      return { vmId, hostId: host.id, ip: ipString(ip) };
+    });
+    for (const v of placed) {
+      if (!cidrContains(net.cidr as never, v.ip as never)) throw new Error(`bug: ${v.ip} is outside ${net.cidr}`);
+      await append(e, newEvent('VmPlaced', { vmId: v.vmId, networkId: p.networkId, vni: net.vni, ip: v.ip, hostId: v.hostId } as never, meta(e)), v.vmId);
+    }
+    await append(e, newEvent('InstancesCreated', { requestId: p.requestId, regionId: p.regionId, imageId: p.imageId, vms: placed } as never, meta(e)), '');
+    o.onOutcome?.('created', placed.length);
+  };
+
+  subs.push(
+    await store.subscribe(
+      { name: 'resource-manager-instances', filter: 'vnet.evt.instances.>', ackWaitMs: 30_000 },
+      async (r) => {
+        if (r.event.type === 'InstancesRequested') await create(r.event);
+      },
+      { key: (r) => ('requestId' in r.event.payload ? String(r.event.payload.requestId) : ''), maxInFlight: 16 },
+    ),
+  );
+
+  return {
+    stop: async () => {
+      for (const s of subs) await s.stop();
+      ac.abort();
+      await imageReader;
+    },
+  };
+}

@@ -1,0 +1,163 @@
+/**
+ * Creating VMs through the resource graph, as processes against a real nats-server (mapping,
+ * image-replication, resource-manager): a request in a region that lacks the image copies it
+ * there first, then gets quota, host capacity and addresses from the graph and places the
+ * VMs (the mapping service maps them). Requests that cannot be met fail with the reason and
+ * leave nothing allocated: one refused before anything was taken, one refused half way
+ * (its allocations released, each an event).
+ *
+ *   r1: dc1 (h1, h2: 4 CPUs, 8 GiB each); r2: dc2 (h3: 4 CPUs, 8 GiB)
+ *   project p1 (quota: 6 instances), network net1 (VNI 3001, 10.30.0.0/24)
+ *   image `tiny` uploaded in r1 only
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import * as E from 'fp-ts/lib/Either.js';
+import { decodeEvent, domainEventCodec, streamNameOf, type DomainEvent, type EventOf } from '@vnet/events';
+import type { EventStore } from '@vnet/eventstore';
+import { startService, startTestNats, until, type ServiceProcess, type TestNats } from '@vnet/eventstore/testing';
+import { openImageBucket, putImageFile } from '@vnet/images';
+import { generateHostKeyPair } from '@vnet/tokens';
+import { vnetTopology } from '@vnet/topology';
+import { emptyGraph, evolve, isGraphEvent, type Graph } from '../src/domain/graph';
+
+let nats: TestNats;
+let store: EventStore<DomainEvent>;
+let dir: string;
+const services: ServiceProcess[] = [];
+
+async function append(type: string, payload: Record<string, unknown>, schemaVersion = 1): Promise<void> {
+  const id = crypto.randomUUID();
+  const d = decodeEvent({ type, schemaVersion, id, causationId: null, correlationId: id, occurredAt: new Date().toISOString(), payload });
+  if (E.isLeft(d)) throw new Error(`${type}: ${JSON.stringify(d.left)}`);
+  const r = await store.appendToStream(streamNameOf(d.right), [d.right]);
+  assert.ok(E.isRight(r));
+}
+
+const outcome = (requestId: string) =>
+  until(
+    async () => {
+      for await (const r of store.readStream(`instances.${requestId}`)) {
+        if (r.event.type === 'InstancesCreated' || r.event.type === 'InstancesRequestFailed') return r.event as EventOf<'InstancesCreated'> | EventOf<'InstancesRequestFailed'>;
+      }
+      return undefined;
+    },
+    `the outcome of ${requestId}`,
+    30_000,
+  );
+
+/** The graph as the log has it now. */
+async function graphNow(): Promise<Graph> {
+  const g = emptyGraph();
+  for await (const r of store.readAll({ filter: 'vnet.evt.res.>' })) if (isGraphEvent(r.event)) evolve(g, r.event, r.position);
+  return g;
+}
+
+const request = (requestId: string, over: Record<string, unknown> = {}) =>
+  append('InstancesRequested', { requestId, projectId: 'p1', networkId: 'net1', imageId: 'tiny', regionId: 'r1', count: 1, size: { cpus: 1, memoryMiB: 512 }, ...over });
+
+before(async () => {
+  nats = await startTestNats(vnetTopology());
+  store = await nats.connect(domainEventCodec, 'instances-e2e');
+  dir = mkdtempSync(join(tmpdir(), 'vnet-instances-'));
+  for (const r of ['r1', 'r2']) await append('RegionDeclared', { regionId: r, name: `Region ${r}` });
+  await append('DatacenterDeclared', { datacenterId: 'dc1', regionId: 'r1', name: 'DC 1' });
+  await append('DatacenterDeclared', { datacenterId: 'dc2', regionId: 'r2', name: 'DC 2' });
+  for (const [hostId, regionId, datacenterId, n] of [['h1', 'r1', 'dc1', 1], ['h2', 'r1', 'dc1', 2], ['h3', 'r2', 'dc2', 3]] as const) {
+    await append(
+      'HostRegistered',
+      { hostId, regionId, datacenterId, underlay: `127.0.1.${90 + n}:6081`, publicKey: generateHostKeyPair().publicKey, capacity: { cpus: 4, memoryMiB: 8192 } },
+      2,
+    );
+  }
+  await append('NetworkCreated', { networkId: 'net1', projectId: 'p1', vni: 3001, cidr: '10.30.0.0/24' });
+  await append('ResourceNodeAdded', { node: { kind: 'project', id: 'p1' }, capacity: { instances: 6 } });
+  const file = join(dir, 'tiny.img');
+  writeFileSync(file, randomBytes(1024 * 1024 + 5));
+  const up = await putImageFile((await openImageBucket(store, 'r1', true))!, 'tiny', file);
+  await append('ImageUploaded', { imageId: 'tiny', name: 'tiny.img', regionId: 'r1', digest: up.digest, size: up.size });
+  services.push(
+    await startService('mapping', nats.url),
+    await startService('image-replication', nats.url),
+    await startService('resource-manager', nats.url, { env: { VNET_INSTANCES_IMAGE_WAIT_MS: '20000' } }),
+  );
+});
+
+after(async () => {
+  for (const s of services.reverse()) await s.stop();
+  await store?.close();
+  await nats?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('instances through the resource graph', () => {
+  it('in a region without the image: copies it there, then places the VMs with quota, host capacity and addresses from the graph', async () => {
+    await request('req-a', { regionId: 'r2', count: 2, size: { cpus: 2, memoryMiB: 1024 } });
+    const end = await outcome('req-a');
+    assert.equal(end.type, 'InstancesCreated', JSON.stringify(end.payload));
+    const vms = end.type === 'InstancesCreated' ? end.payload.vms : [];
+    assert.deepEqual(vms.map((v) => v.vmId).sort(), ['req-a-1', 'req-a-2']);
+    assert.ok(vms.every((v) => v.hostId === 'h3'), 'both on the only host of r2');
+    assert.equal(new Set(vms.map((v) => v.ip)).size, 2);
+    // The image was copied to r2 before (its copy is in the log, before the VMs).
+    let replicated = false;
+    for await (const r of store.readStream('image.tiny')) if (r.event.type === 'ImageReplicated' && r.event.payload.regionId === 'r2') replicated = true;
+    assert.ok(replicated, 'tiny copied to r2');
+    // The mapping service took the placements: the VMs are mapped in their VNI.
+    await until(
+      async () => {
+        const mapped = new Set<string>();
+        for await (const r of store.readStream('vni.3001')) if (r.event.type === 'VmMappingAdded') mapped.add(r.event.payload.vmId);
+        return vms.every((v) => mapped.has(v.vmId)) ? true : undefined;
+      },
+      'the VMs mapped',
+      10_000,
+    );
+    const g = await graphNow();
+    assert.equal(g.nodes.get('host/h3')!.used.cpus, 4);
+    assert.equal(g.nodes.get('host/h3')!.used.memoryMiB, 2048);
+    assert.equal(g.nodes.get('project/p1')!.used.instances, 2);
+    assert.equal(g.nodes.get('subnet/net1')!.used.ips, 2);
+  });
+
+  it('a request that cannot fit fails before taking anything: no-capacity', async () => {
+    await request('req-big', { regionId: 'r2', count: 1, size: { cpus: 2, memoryMiB: 1024 } });
+    const end = await outcome('req-big');
+    assert.equal(end.type, 'InstancesRequestFailed');
+    assert.equal(end.type === 'InstancesRequestFailed' && end.payload.reason, 'no-capacity', JSON.stringify(end.payload));
+    assert.equal(end.type === 'InstancesRequestFailed' && end.payload.released, 0);
+  });
+
+  it('a request refused half way (quota) releases everything it got, each release an event', async () => {
+    // Quota 6, 2 used: 4 VMs get their quota, CPUs, memory and address; the fifth is refused.
+    await request('req-many', { count: 5 });
+    const end = await outcome('req-many');
+    assert.equal(end.type, 'InstancesRequestFailed', JSON.stringify(end.payload));
+    const p = end.type === 'InstancesRequestFailed' ? end.payload : undefined;
+    assert.equal(p?.reason, 'quota-exceeded');
+    assert.equal(p?.released, 16, '4 VMs x (quota, CPUs, memory, address)');
+    const g = await graphNow();
+    assert.equal(g.nodes.get('project/p1')!.used.instances, 2, 'quota back');
+    assert.equal(g.nodes.get('host/h1')!.used.cpus + g.nodes.get('host/h2')!.used.cpus, 0, 'CPUs back');
+    assert.equal(g.nodes.get('subnet/net1')!.used.ips, 2, 'addresses back');
+    for (let i = 1; i <= 5; i++) assert.equal(g.nodes.get(`vm/req-many-${i}`)?.deleted, true, `vm req-many-${i} deleted`);
+    let releases = 0;
+    for await (const r of store.readAll({ filter: 'vnet.evt.res.>' })) if (r.event.type === 'ResourceReleased' && r.event.payload.holder.id.startsWith('req-many-')) releases++;
+    assert.equal(releases, 16);
+    // Nothing of it was placed.
+    for await (const r of store.readAll({ filter: 'vnet.evt.vm.>' })) assert.ok(!(r.event.type === 'VmPlaced' && r.event.payload.vmId.startsWith('req-many-')));
+  });
+
+  it('says why for an unknown network and an image never uploaded', async () => {
+    await request('req-nonet', { networkId: 'nope' });
+    await request('req-noimg', { imageId: 'ghost' });
+    const a = await outcome('req-nonet');
+    const b = await outcome('req-noimg');
+    assert.equal(a.type === 'InstancesRequestFailed' && a.payload.reason, 'unknown-network');
+    assert.equal(b.type === 'InstancesRequestFailed' && b.payload.reason, 'image-unavailable');
+  });
+});
