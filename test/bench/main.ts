@@ -43,6 +43,10 @@ const BENCHMARKS: Readonly<Record<string, Entry>> = {
     summary: 'resource manager: allocations per second on one node (target >= 2,000/s, each a durable event), over many nodes, with two instances; vs raw appends',
     load: () => import('./resources'),
   },
+  images: {
+    summary: 'image replication throughput through the image-replication service vs raw object-store get + put (target >= 0.9)',
+    load: () => import('./images'),
+  },
 };
 
 function usage(): string {
