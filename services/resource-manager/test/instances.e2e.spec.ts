@@ -76,6 +76,8 @@ before(async () => {
   }
   await append('NetworkCreated', { networkId: 'net1', projectId: 'p1', vni: 3001, cidr: '10.30.0.0/24' });
   await append('ResourceNodeAdded', { node: { kind: 'project', id: 'p1' }, capacity: { instances: 6 } });
+  // A VM placed from outside the graph, on the first address the graph would hand out.
+  await append('VmPlaced', { vmId: 'ext-1', networkId: 'net1', vni: 3001, ip: '10.30.0.2', hostId: 'h1' });
   const file = join(dir, 'tiny.img');
   writeFileSync(file, randomBytes(1024 * 1024 + 5));
   const up = await putImageFile((await openImageBucket(store, 'r1', true))!, 'tiny', file);
@@ -103,6 +105,7 @@ describe('instances through the resource graph', () => {
     assert.deepEqual(vms.map((v) => v.vmId).sort(), ['req-a-1', 'req-a-2']);
     assert.ok(vms.every((v) => v.hostId === 'h3'), 'both on the only host of r2');
     assert.equal(new Set(vms.map((v) => v.ip)).size, 2);
+    assert.ok(!vms.some((v) => v.ip === '10.30.0.2'), 'the address of the VM placed from outside is not handed out again');
     // The image was copied to r2 before (its copy is in the log, before the VMs).
     let replicated = false;
     for await (const r of store.readStream('image.tiny')) if (r.event.type === 'ImageReplicated' && r.event.payload.regionId === 'r2') replicated = true;
@@ -121,7 +124,7 @@ describe('instances through the resource graph', () => {
     assert.equal(g.nodes.get('host/h3')!.used.cpus, 4);
     assert.equal(g.nodes.get('host/h3')!.used.memoryMiB, 2048);
     assert.equal(g.nodes.get('project/p1')!.used.instances, 2);
-    assert.equal(g.nodes.get('subnet/net1')!.used.ips, 2);
+    assert.equal(g.nodes.get('subnet/net1')!.used.ips, 3, 'two VMs of the request and the one placed from outside');
   });
 
   it('a request that cannot fit fails before taking anything: no-capacity', async () => {
@@ -143,13 +146,19 @@ describe('instances through the resource graph', () => {
     const g = await graphNow();
     assert.equal(g.nodes.get('project/p1')!.used.instances, 2, 'quota back');
     assert.equal(g.nodes.get('host/h1')!.used.cpus + g.nodes.get('host/h2')!.used.cpus, 0, 'CPUs back');
-    assert.equal(g.nodes.get('subnet/net1')!.used.ips, 2, 'addresses back');
+    assert.equal(g.nodes.get('subnet/net1')!.used.ips, 3, 'addresses back');
     for (let i = 1; i <= 5; i++) assert.equal(g.nodes.get(`vm/req-many-${i}`)?.deleted, true, `vm req-many-${i} deleted`);
     let releases = 0;
     for await (const r of store.readAll({ filter: 'vnet.evt.res.>' })) if (r.event.type === 'ResourceReleased' && r.event.payload.holder.id.startsWith('req-many-')) releases++;
     assert.equal(releases, 16);
     // Nothing of it was placed.
     for await (const r of store.readAll({ filter: 'vnet.evt.vm.>' })) assert.ok(!(r.event.type === 'VmPlaced' && r.event.payload.vmId.startsWith('req-many-')));
+  });
+
+  it('a VM deleted gives its address back to the subnet', async () => {
+    await append('VmDeleted', { vmId: 'ext-1' });
+    await until(async () => ((await graphNow()).nodes.get('subnet/net1')!.used.ips === 2 ? true : undefined), 'the address of ext-1 back', 10_000);
+    assert.equal((await graphNow()).nodes.get('vm/ext-1')?.deleted, true);
   });
 
   it('says why for an unknown network and an image never uploaded', async () => {

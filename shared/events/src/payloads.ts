@@ -591,14 +591,18 @@ export const ResourceNodeDeletedPayload = closed('ResourceNodeDeleted payload', 
 /** Payload of `ResourceNodeDeleted`. */
 export type ResourceNodeDeletedPayload = t.TypeOf<typeof ResourceNodeDeletedPayload>;
 
-/** A message along a link: `holder` asks `provider` for `amount` of `resource`. */
-export const AllocationRequestedPayload = closed('AllocationRequested payload', {
-  allocationId: AllocationId,
-  provider: NodeRef,
-  holder: NodeRef,
-  resource: ResourceName,
-  amount: PositiveInt,
-});
+/** A message along a link: `holder` asks `provider` for `amount` of `resource` (`ip`: that address, for `ips`). */
+export const AllocationRequestedPayload = closed(
+  'AllocationRequested payload',
+  {
+    allocationId: AllocationId,
+    provider: NodeRef,
+    holder: NodeRef,
+    resource: ResourceName,
+    amount: PositiveInt,
+  },
+  { ip: Ipv4 },
+);
 /** Payload of `AllocationRequested`. */
 export type AllocationRequestedPayload = t.TypeOf<typeof AllocationRequestedPayload>;
 
@@ -626,14 +630,14 @@ export type ResourceReleasedPayload = t.TypeOf<typeof ResourceReleasedPayload>;
 
 /** Why a provider refused. */
 export const AllocationRefusalReason = t.union(
-  [t.literal('unknown-node'), t.literal('node-deleted'), t.literal('not-linked'), t.literal('not-provided'), t.literal('exhausted'), t.literal('bad-amount')],
+  [t.literal('unknown-node'), t.literal('node-deleted'), t.literal('not-linked'), t.literal('not-provided'), t.literal('exhausted'), t.literal('bad-amount'), t.literal('unavailable')],
   'AllocationRefusalReason',
 );
 /** Why a provider refused. */
 export type AllocationRefusalReason = t.TypeOf<typeof AllocationRefusalReason>;
 
-/** The provider refused (on the provider's subject), saying why. */
-export const AllocationRefusedPayload = closed('AllocationRefused payload', { ...ALLOCATION_FIELDS, reason: AllocationRefusalReason, detail: t.string });
+/** The provider refused (on the provider's subject), saying why (`unavailable`: the address asked for is taken or not handed out by it). */
+export const AllocationRefusedPayload = closed('AllocationRefused payload', { ...ALLOCATION_FIELDS, reason: AllocationRefusalReason, detail: t.string }, { ip: Ipv4 });
 /** Payload of `AllocationRefused`. */
 export type AllocationRefusedPayload = t.TypeOf<typeof AllocationRefusedPayload>;
 

@@ -1,10 +1,13 @@
 /**
  * Creating VMs through the graph, and the graph's shape from the rest of the log.
  *
- * Topology mirror (durable subscriptions on `region`, `datacenter`, `host` and `network`):
+ * Topology mirror (durable subscriptions on `region`, `datacenter`, `host`, `network`, `vm`):
  * a region, a datacenter (the region owns it), a host with its CPUs and memory (its
  * datacenter owns it), a network (its project owns it) with its subnet (the network owns it,
- * the network's CIDR as its addresses). Drained and removed hosts take no new VMs.
+ * the network's CIDR as its addresses). Drained and removed hosts take no new VMs. A VM
+ * placed from outside the graph takes its address from the subnet (so the graph never hands
+ * it out again); a VM deleted, or a placement the mapping service rejected, gives back all
+ * it held.
  *
  * `InstancesRequested` (durable subscription on `instances`, one request at a time per id):
  * 1. the project (with an instance quota), the network and the region must exist;
@@ -132,13 +135,34 @@ export async function startInstancesFlow(store: EventStore<DomainEvent>, ops: Gr
         );
         break;
       }
+      case 'VmPlaced': {
+        // A VM placed from outside the graph keeps its address: the subnet hands out that one.
+        // (The graph's own VMs exist already, with theirs.)
+        const vm = node('vm', e.payload.vmId);
+        const existing = nodeOf(graph, vm);
+        if (existing && !existing.deleted) return;
+        const subnet = node('subnet', e.payload.networkId);
+        await ops.record(e, [
+          { kind: 'ResourceNodeAdded', node: vm, capacity: {} },
+          { kind: 'ResourceLinked', from: vm, to: subnet, relation: 'uses' },
+        ]);
+        await ops.allocate(e, { allocationId: `${e.payload.vmId}-ip` as never, provider: subnet, holder: vm, resource: 'ips', amount: 1 as never, ip: e.payload.ip });
+        return;
+      }
+      case 'VmDeleted':
+      case 'VmPlacementRejected': {
+        // The VM is gone (or never was): what it held goes back.
+        const vm = node('vm', e.payload.vmId);
+        if (nodeOf(graph, vm) && !nodeOf(graph, vm)!.deleted) await ops.deleteNode(e, vm);
+        return;
+      }
       default:
         return;
     }
     await ops.record(e, facts);
   };
   const subs: Subscription[] = [];
-  for (const ctx of ['region', 'datacenter', 'host', 'network']) {
+  for (const ctx of ['region', 'datacenter', 'host', 'network', 'vm']) {
     subs.push(await store.subscribe({ name: `resource-manager-${ctx}`, filter: `vnet.evt.${ctx}.>` }, async (r) => mirror(r.event)));
   }
 

@@ -13,6 +13,7 @@
  */
 import {
   intToIpv4,
+  ipv4ToInt,
   mustDecode,
   PositiveInt,
   type AllocationRefusalReason,
@@ -21,7 +22,7 @@ import {
   type PayloadOf,
   type ReleaseReason,
 } from '@vnet/events';
-import { capacityOf, freeIp, keyOf, linked, nodeOf, ownedTree, type Allocation, type Graph, type GraphNode, type NodeKey } from './graph';
+import { capacityOf, freeIp, keyOf, linked, nodeOf, ownedTree, usableRange, type Allocation, type Graph, type GraphNode, type NodeKey } from './graph';
 
 /** An event to write, on the subject of `node`. */
 export type Decision =
@@ -52,6 +53,14 @@ export function decideAllocation(g: Graph, r: Request): Decision | undefined {
   if (total === 0) return refuse(r, 'not-provided', `${show(r.provider)} has no ${r.resource} to hand out`);
   if (r.resource === 'ips') {
     if (r.amount !== 1) return refuse(r, 'bad-amount', `addresses are handed out one at a time (asked for ${r.amount})`);
+    if (r.ip !== undefined) {
+      // A given address (a VM placed from outside the graph keeps the one it has).
+      const want = ipv4ToInt(r.ip);
+      const { first, count } = usableRange(provider.capacity.ips!);
+      if (want < first || want >= first + count) return refuse(r, 'unavailable', `${r.ip} is not one of the addresses ${show(r.provider)} hands out`);
+      if (provider.ipsUsed.has(want)) return refuse(r, 'unavailable', `${r.ip} of ${show(r.provider)} is taken`);
+      return { node: r.provider, type: 'ResourceAllocated', payload: { ...r } };
+    }
     const ip = freeIp(provider);
     if (ip === undefined) return refuse(r, 'exhausted', `${show(r.provider)} has handed out all its ${total} addresses`);
     return { node: r.provider, type: 'ResourceAllocated', payload: { ...r, ip: intToIpv4(ip) } };

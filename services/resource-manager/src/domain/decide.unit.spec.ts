@@ -65,6 +65,21 @@ describe('resource graph decisions', () => {
     assert.equal(decideRelease(g, { allocationId: 'a2', provider: SUBNET } as never), undefined, 'released once');
   });
 
+  it('hands out a given address when it is free and in range, else refuses: unavailable', () => {
+    const g = world();
+    const given = (id: string, i: number, ip: string) => decideAllocation(g, { ...req(id, SUBNET, nic(i), 'ips'), ip } as PayloadOf<'AllocationRequested'>);
+    const d = apply(g, given('g1', 0, '10.0.0.5'));
+    assert.equal(d.type === 'ResourceAllocated' && d.payload.ip, '10.0.0.5');
+    for (const [ip, why] of [['10.0.0.5', /taken/], ['10.0.0.1', /not one of/], ['10.0.0.7', /not one of/], ['10.0.1.2', /not one of/]] as const) {
+      const r = given(`g-${ip}`, 1, ip);
+      assert.equal(r?.type === 'AllocationRefused' && r.payload.reason, 'unavailable');
+      assert.match(r?.type === 'AllocationRefused' ? r.payload.detail : '', why);
+    }
+    // The next free address skips the one given.
+    const next = [2, 3, 4].map((i) => apply(g, decideAllocation(g, req(`n${i}`, SUBNET, nic(i), 'ips'))));
+    assert.ok(next.every((x) => x.type === 'ResourceAllocated' && x.payload.ip !== '10.0.0.5'));
+  });
+
   it('refuses with the reason: unknown node, not linked, not provided, more than one address, over capacity', () => {
     const g = world();
     const reason = (d: Decision | undefined) => (d?.type === 'AllocationRefused' ? d.payload.reason : d?.type);

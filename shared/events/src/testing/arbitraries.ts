@@ -336,7 +336,7 @@ export const arbitraryPayloads: { readonly [K in EventType]: fc.Arbitrary<Payloa
   ResourceLinked: fc.record({ from: arbitraryNodeRef, to: arbitraryNodeRef, relation: fc.constantFrom('owns', 'uses') as fc.Arbitrary<PayloadOf<'ResourceLinked'>['relation']> }, plain),
   ResourceDeletionRequested: fc.record({ node: arbitraryNodeRef, reason: fc.string({ maxLength: 60 }) }, { requiredKeys: ['node'], noNullPrototype: true }),
   ResourceNodeDeleted: fc.record({ node: arbitraryNodeRef, owner: arbitraryNodeRef }, { requiredKeys: ['node'], noNullPrototype: true }),
-  AllocationRequested: fc.record(allocationFields, plain),
+  AllocationRequested: fc.record({ ...allocationFields, ip: arbitraryIpv4 }, { requiredKeys: [...allocationKeys], noNullPrototype: true }),
   ReleaseRequested: fc.record({ allocationId: arbitraryAllocationId, provider: arbitraryNodeRef }, plain),
   ResourceAllocated: fc.record({ ...allocationFields, ip: arbitraryIpv4 }, { requiredKeys: [...allocationKeys], noNullPrototype: true }),
   ResourceReleased: fc.record(
@@ -345,9 +345,10 @@ export const arbitraryPayloads: { readonly [K in EventType]: fc.Arbitrary<Payloa
   ),
   AllocationRefused: fc.record({
     ...allocationFields,
-    reason: fc.constantFrom('unknown-node', 'node-deleted', 'not-linked', 'not-provided', 'exhausted', 'bad-amount') as fc.Arbitrary<PayloadOf<'AllocationRefused'>['reason']>,
+    reason: fc.constantFrom('unknown-node', 'node-deleted', 'not-linked', 'not-provided', 'exhausted', 'bad-amount', 'unavailable') as fc.Arbitrary<PayloadOf<'AllocationRefused'>['reason']>,
     detail: fc.string({ maxLength: 60 }),
-  }, plain),
+    ip: arbitraryIpv4,
+  }, { requiredKeys: [...allocationKeys, 'reason', 'detail'], noNullPrototype: true }),
   ImageUploaded: fc.record({ imageId: arbitraryImageId, name: arbitraryDisplayName, regionId: arbitraryRegionId, digest: arbitrarySha256, size: arbitraryPositiveInt }, plain),
   ImageReplicationRequested: fc.record({ imageId: arbitraryImageId, regionId: arbitraryRegionId, reason: fc.string({ maxLength: 60 }) }, { requiredKeys: ['imageId', 'regionId'], noNullPrototype: true }),
   ImageReplicationStarted: fc.record({ imageId: arbitraryImageId, fromRegionId: arbitraryRegionId, toRegionId: arbitraryRegionId, size: arbitraryPositiveInt, attempt: arbitraryPositiveInt }, plain),
