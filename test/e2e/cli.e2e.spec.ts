@@ -104,7 +104,7 @@ describe('vnet CLI', () => {
     const nats = { NATS_URL: `nats://127.0.0.1:${port}` };
     const first = await up(port, httpPort);
     assert.match(first.out(), /gateway\s+pid \d+/);
-    assert.match(first.out(), /demo\s+published 18 events/);
+    assert.match(first.out(), /demo\s+published 19 events/);
 
     // The demo reaches the log through the gateway.
     let tail = '';
@@ -153,6 +153,13 @@ describe('vnet CLI', () => {
     const listed = vnet(['migrations'], nats);
     assert.match(listed.out, /MIGRATION\s+VM\s+HOSTS\s+OUTCOME\s+BLACKOUT\s+LOST\s+FORWARDED\s+TOTAL/);
     assert.match(listed.out, /demo-move\s+blue-1\s+h1 -> h3\s+completed\s+\d+ ms\s+\d+\s+\d+/, listed.out);
+    // The global view by region: blue-1 now runs in us-east (h3), no longer in eu-west.
+    const east = vnet(['vms', '--region', 'us-east'], nats);
+    assert.equal(east.code, 0, east.err);
+    assert.match(east.out, /REGION\s+VM\s+NETWORK\s+IP\s+HOST/);
+    assert.match(east.out, /us-east\s+blue-1\s+blue\s+10\.1\.0\.10\s+h3/);
+    assert.doesNotMatch(vnet(['vms', '--region', 'eu-west'], nats).out, /blue-1/);
+    assert.match(vnet(['images'], nats).out, /no image yet/);
 
     // A valid event is published and stored; a bad one is refused and nothing is written.
     const good = join(dataDir, 'good.json');

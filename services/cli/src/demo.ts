@@ -1,5 +1,6 @@
 /**
- * The demo topology `vnet up` seeds: 2 regions, 4 hosts, 2 networks, 8 VMs. Event ids are
+ * The demo topology `vnet up` seeds: 2 regions, 4 hosts, 2 networks, 8 VMs, and the demo
+ * project in the resource graph with a quota of 64 instances. Event ids are
  * derived from names, so seeding twice stores nothing new; `vnet up` also skips seeding when
  * the first demo aggregate already exists.
  */
@@ -64,6 +65,8 @@ export function demoEvents(keysDir: string): Array<Record<string, unknown>> {
     { networkId: 'green', vni: 1002, cidr: '10.2.0.0/24' },
   ];
   for (const n of nets) add('NetworkCreated', n.networkId, { networkId: n.networkId, projectId: 'demo', vni: n.vni, cidr: n.cidr });
+  // The project in the resource graph, with a quota, so that InstancesRequested can start VMs.
+  add('ResourceNodeAdded', 'project-demo', { node: { kind: 'project', id: 'demo' }, capacity: { instances: 64 } });
   for (let i = 0; i < 8; i++) {
     const net = nets[i % 2]!;
     const host = hosts[Math.floor(i / 2)]!;

@@ -206,5 +206,5 @@ async function seedDemo(store: Awaited<ReturnType<typeof connectStore>>, keysDir
     const r = await store.publishRaw(`vnet.ext.${String(ev.type)}`, enc.encode(JSON.stringify(ev)), { msgId: String(ev.id) });
     if (E.isLeft(r)) throw new CliError(`seeding the demo failed: ${describeAppendError(r.left)}`);
   }
-  process.stdout.write(`demo          published ${events.length} events (2 regions, 4 hosts, 2 networks, 8 VMs) through the gateway\n`);
+  process.stdout.write(`demo          published ${events.length} events (2 regions, 4 hosts, 2 networks, 8 VMs, a project quota) through the gateway\n`);
 }
