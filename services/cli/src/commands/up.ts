@@ -87,11 +87,11 @@ export function registerUp(program: Command): void {
           process.stdout.write('\nstopping…\n');
           await step.catch(() => undefined);
           await traffic?.stop();
-          await Promise.all(children.map(async (c) => (await stopChild(c.proc), process.stdout.write(`stopped       ${c.name}\n`))));
+          await Promise.all(children.map(async (c) => (await stopChild(c.proc), process.stdout.write(`stopped            ${c.name}\n`))));
           await store?.close().catch(() => undefined);
           if (nats) {
             await nats.stop();
-            process.stdout.write('stopped       nats-server\n');
+            process.stdout.write('stopped            nats-server\n');
           }
           process.exit(code);
         };
@@ -116,14 +116,14 @@ export function registerUp(program: Command): void {
               throw new CliError(`nats-server did not start: ${(e as Error).message} (see ${join(logDir, 'nats-server.log')})`);
             }
             url = nats.url;
-            process.stdout.write(`nats-server   ${url}  (JetStream data in ${join(dataDir, 'nats')}, monitoring http://127.0.0.1:${nats.monitorPort})\n`);
+            process.stdout.write(`nats-server        ${url}  (JetStream data in ${join(dataDir, 'nats')}, monitoring http://127.0.0.1:${nats.monitorPort})\n`);
           } else {
-            process.stdout.write(`nats-server   ${url}  (from NATS_URL; not started by vnet)\n`);
+            process.stdout.write(`nats-server        ${url}  (from NATS_URL; not started by vnet)\n`);
           }
           store = await run(connectStore(url, 'vnet-up'));
           const report = await run(store.applyTopology(vnetTopology(replicas)));
           process.stdout.write(
-            `streams       created: ${report.created.join(', ') || 'none'}; updated: ${report.updated.join(', ') || 'none'}; unchanged: ${report.unchanged.length}\n`,
+            `streams            created: ${report.created.join(', ') || 'none'}; updated: ${report.updated.join(', ') || 'none'}; unchanged: ${report.unchanged.length}\n`,
           );
           const started: Record<string, string> = {};
           /** Starts one process (a service or a host agent) and waits until it is ready. */
@@ -142,7 +142,7 @@ export function registerUp(program: Command): void {
             });
             await run(waitHealthy(`http://127.0.0.1:${httpPort}/readyz`, proc, name, logFile));
             started[name] = `http://127.0.0.1:${httpPort}`;
-            process.stdout.write(`${name.padEnd(13)} pid ${proc.pid}  health http://127.0.0.1:${httpPort}/healthz  metrics http://127.0.0.1:${httpPort}/metrics  log ${logFile}\n`);
+            process.stdout.write(`${name.padEnd(18)} pid ${proc.pid}  health http://127.0.0.1:${httpPort}/healthz  metrics http://127.0.0.1:${httpPort}/metrics  log ${logFile}\n`);
           };
           for (const svc of availableServices()) {
             if (stopping) return;
@@ -165,7 +165,7 @@ export function registerUp(program: Command): void {
           writeFileSync(join(dataDir, 'run.json'), JSON.stringify({ nats: url, processes: started }, null, 2));
           if (opts.demo && hosts.length > 0) {
             traffic = await run(startDemoTraffic(started));
-            process.stdout.write(`traffic       ${traffic.describe()}\n`);
+            process.stdout.write(`traffic            ${traffic.describe()}\n`);
           }
           process.stdout.write(`\nvnet is up. Try: NATS_URL=${url} npx vnet status    or    npx vnet tail    (Ctrl-C here stops everything)\n`);
         } catch (e) {
@@ -197,7 +197,7 @@ async function waitHealthy(url: string, proc: ChildProcess, name: string, log: s
 
 async function seedDemo(store: Awaited<ReturnType<typeof connectStore>>, keysDir: string): Promise<void> {
   if ((await store.currentRevision(DEMO_FIRST_STREAM)) > 0) {
-    process.stdout.write('demo          already seeded (nothing published)\n');
+    process.stdout.write('demo               already seeded (nothing published)\n');
     return;
   }
   const events = demoEvents(keysDir);
@@ -206,5 +206,5 @@ async function seedDemo(store: Awaited<ReturnType<typeof connectStore>>, keysDir
     const r = await store.publishRaw(`vnet.ext.${String(ev.type)}`, enc.encode(JSON.stringify(ev)), { msgId: String(ev.id) });
     if (E.isLeft(r)) throw new CliError(`seeding the demo failed: ${describeAppendError(r.left)}`);
   }
-  process.stdout.write(`demo          published ${events.length} events (2 regions, 4 hosts, 2 networks, 8 VMs, a project quota) through the gateway\n`);
+  process.stdout.write(`demo               published ${events.length} events (2 regions, 4 hosts, 2 networks, 8 VMs, a project quota) through the gateway\n`);
 }
