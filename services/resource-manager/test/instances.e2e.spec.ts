@@ -11,6 +11,7 @@
  *   image `tiny` uploaded in r1 only
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -125,6 +126,16 @@ describe('instances through the resource graph', () => {
     assert.equal(g.nodes.get('host/h3')!.used.memoryMiB, 2048);
     assert.equal(g.nodes.get('project/p1')!.used.instances, 2);
     assert.equal(g.nodes.get('subnet/net1')!.used.ips, 3, 'two VMs of the request and the one placed from outside');
+    // Each VM has a NIC holding its address, the address is a node, the image is linked to the regions that have it.
+    const ip1 = vms.find((v) => v.vmId === 'req-a-1')!.ip;
+    assert.ok(g.held.get('nic/req-a-1-0')?.has('subnet/net1'), 'the NIC holds the address');
+    assert.ok(g.nodes.get('nic/req-a-1-0')!.uses.has(`ip/net1-${ip1.replaceAll('.', '-')}`), 'the NIC uses the address node');
+    assert.ok(g.nodes.get('region/r2')!.uses.has('image/tiny') && g.nodes.get('region/r1')!.uses.has('image/tiny'));
+    // The global view from the CLI: the region's VMs with their image and size.
+    const cli = spawnSync(process.execPath, [join(import.meta.dirname, '../../cli/bin/vnet.js'), 'vms', '--region', 'r2'], { env: { ...process.env, NATS_URL: nats.url }, encoding: 'utf8', timeout: 30_000 });
+    assert.equal(cli.status, 0, cli.stderr);
+    assert.match(cli.stdout, /REGION\s+VM\s+NETWORK\s+IP\s+HOST\s+IMAGE\s+SIZE/);
+    assert.match(cli.stdout, new RegExp(`r2\\s+req-a-1\\s+net1\\s+${ip1.replaceAll('.', '\\.')}\\s+h3\\s+tiny\\s+2 CPU / 1024 MiB`));
   });
 
   it('a request that cannot fit fails before taking anything: no-capacity', async () => {

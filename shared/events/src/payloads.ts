@@ -751,6 +751,7 @@ export const InstancesFailureReason = t.union(
     t.literal('quota-exceeded'),
     t.literal('no-capacity'),
     t.literal('no-addresses'),
+    t.literal('error'),
   ],
   'InstancesFailureReason',
 );

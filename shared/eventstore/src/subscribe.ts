@@ -42,9 +42,10 @@ export interface SubscriptionOptions {
 }
 
 /**
- * Handling several messages at once: those with the same key one at a time, in order; those
- * with different keys at the same time, at most `maxInFlight` in all. Each message is acked
- * when its own handling ends (acks may come out of order).
+ * Handling several messages at once: those with the same key one at a time, in the order
+ * they came (a message retried after a failure comes again later, after others of its key);
+ * those with different keys at the same time, at most `maxInFlight` in all (and no more
+ * pulled). Each message is acked when its own handling ends (acks may come out of order).
  */
 export interface Concurrency<T> {
   readonly key: (item: T) => string;
@@ -187,7 +188,10 @@ async function run<Ev>(
   const stream = o.stream ?? LOG_STREAM;
   await ensureConsumer(ctx, o);
   const consumer = await ctx.js.consumers.get(stream, o.name);
-  const messages = await consumer.consume({ max_messages: o.batch ?? 256 });
+  // Pulled messages count as delivered (their ack wait runs): with concurrency, no more are
+  // pulled than can be in hand, where they are kept alive.
+  const batch = Math.max(1, Math.min(o.batch ?? 256, concurrency?.maxInFlight ?? Number.MAX_SAFE_INTEGER));
+  const messages = await consumer.consume({ max_messages: batch });
   const maxDeliver = o.maxDeliver ?? 5;
   const ackWaitMs = o.ackWaitMs ?? 30_000;
   const retryDelayMs = o.retryDelayMs ?? 250;
@@ -201,7 +205,7 @@ async function run<Ev>(
   }, keepAliveMs);
   /** Handles one message to its end: acked, retried later, or dead-lettered. */
   const processOne = async (m: JsMsg): Promise<void> => {
-    inHand.set(m, Date.now());
+    if (!inHand.has(m)) inHand.set(m, Date.now());
     try {
       await handle(m);
       m.ack();
@@ -236,12 +240,18 @@ async function run<Ev>(
     for await (const m of messages) {
       while (inFlight >= concurrency.maxInFlight) await new Promise<void>((r) => waiting.push(r));
       inFlight++;
+      // In hand from now on (kept alive while it waits behind its key), not only once handled.
+      inHand.set(m, Date.now());
       const k = concurrency.key(m);
-      const p: Promise<void> = (chains.get(k) ?? Promise.resolve()).then(() => processOne(m)).finally(() => {
-        inFlight--;
-        waiting.shift()?.();
-        if (chains.get(k) === p) chains.delete(k);
-      });
+      // A handling that throws (an ack on a closed connection) must not stop its key's chain.
+      const p: Promise<void> = (chains.get(k) ?? Promise.resolve())
+        .then(() => processOne(m))
+        .catch(() => undefined)
+        .finally(() => {
+          inFlight--;
+          waiting.shift()?.();
+          if (chains.get(k) === p) chains.delete(k);
+        });
       chains.set(k, p);
     }
     await Promise.all(chains.values());

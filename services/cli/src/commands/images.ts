@@ -6,7 +6,8 @@
  *   until the image is there, digest checked;
  * - `vnet images`: the catalogue: every image, its size and digest, the regions that have it
  *   and the copies under way;
- * - `vnet vms --region <r>`: the VMs of a region's hosts, with network, address and host.
+ * - `vnet vms --region <r>`: the VMs of a region's hosts, with network, address and host (and
+ *   image and size for those started through the graph).
  */
 import { basename } from 'node:path';
 import { stat } from 'node:fs/promises';
@@ -220,7 +221,7 @@ it there first (npx vnet image replicate does that ahead of time).`)
 
   program
     .command('vms')
-    .description('VMs by region: each VM on a host of the region, with its network, address and host (from the log).')
+    .description('VMs by region: each VM on a host of the region, with its network, address and host, and for VMs started by InstancesRequested their image and size (from the log).')
     .option('--region <region>', 'only this region')
     .option('--nats <url>', 'NATS server (default: $NATS_URL or nats://127.0.0.1:4222)')
     .action(
@@ -228,10 +229,15 @@ it there first (npx vnet image replicate does that ahead of time).`)
         const store = await connectStore(natsUrl(opts.nats), 'vnet-cli-vms');
         const hostRegion = new Map<string, string>();
         const vms = new Map<string, { networkId: string; ip: string; hostId: string }>();
+        /** What VMs made for a request for instances were made of. */
+        const requests = new Map<string, { imageId: string; size: string }>();
+        const made = new Map<string, { imageId: string; size: string }>();
         try {
           for await (const r of store.readAll({})) {
             const e = r.event;
-            if (e.type === 'HostRegistered') hostRegion.set(e.payload.hostId, e.payload.regionId);
+            if (e.type === 'InstancesRequested') requests.set(e.payload.requestId, { imageId: e.payload.imageId, size: `${e.payload.size.cpus} CPU / ${e.payload.size.memoryMiB} MiB` });
+            else if (e.type === 'InstancesCreated') for (const v of e.payload.vms) made.set(v.vmId, requests.get(e.payload.requestId) ?? { imageId: e.payload.imageId, size: '?' });
+            else if (e.type === 'HostRegistered') hostRegion.set(e.payload.hostId, e.payload.regionId);
             else if (e.type === 'VmPlaced') vms.set(e.payload.vmId, { networkId: e.payload.networkId, ip: e.payload.ip, hostId: e.payload.hostId });
             else if (e.type === 'VmDeleted') vms.delete(e.payload.vmId);
             else if (e.type === 'VmMoved') {
@@ -250,7 +256,10 @@ it there first (npx vnet image replicate does that ahead of time).`)
           process.stdout.write(opts.region === undefined ? 'no VM yet\n' : `no VM in region ${opts.region}${[...hostRegion.values()].includes(opts.region) ? '' : ' (no host is registered there)'}\n`);
           return;
         }
-        table(['REGION', 'VM', 'NETWORK', 'IP', 'HOST'], rows.map((v) => [v.regionId, v.vmId, v.networkId, v.ip, v.hostId]));
+        table(
+          ['REGION', 'VM', 'NETWORK', 'IP', 'HOST', 'IMAGE', 'SIZE'],
+          rows.map((v) => [v.regionId, v.vmId, v.networkId, v.ip, v.hostId, made.get(v.vmId)?.imageId ?? '-', made.get(v.vmId)?.size ?? '-']),
+        );
       }),
     );
 }

@@ -74,10 +74,13 @@ export async function startReplicator(store: EventStore<DomainEvent>, o: Replica
   };
 
   /** Appends an event on its image's subject; with `expected`, only if the image is still at that revision. */
-  const append = async (ev: DomainEvent, expected?: number): Promise<'written' | 'conflict'> => {
+  const append = async (ev: DomainEvent & { readonly payload: { readonly imageId: string } }, expected?: number): Promise<'written' | 'conflict'> => {
     const r = await store.appendToStream(streamNameOf(ev), [ev], expected === undefined ? {} : { expectedRevision: expected });
     if (E.isRight(r)) {
-      if (r.right.duplicates === 0) fold(ev, r.right.positions[0]!);
+      // With an expectation nothing came in between; without one, the image is read up to
+      // date (folding only our event would skip another writer's).
+      if (expected !== undefined && r.right.duplicates === 0) fold(ev, r.right.positions[0]!);
+      else await catchUp(ev.payload.imageId);
       return 'written';
     }
     if (r.left._tag === 'WrongExpectedVersion') return 'conflict';
@@ -111,6 +114,9 @@ export async function startReplicator(store: EventStore<DomainEvent>, o: Replica
         ...(o.rateMiBps ? { rateMiBps: o.rateMiBps } : {}),
         progressEveryMs: o.progressEveryMs ?? 500,
         onProgress: (n) => {
+          // Another copier took this copy over (this one was thought dead): stop.
+          const now = catalogue.get(imageId)?.regions.get(to);
+          if (now && now.attempt > attempt) ac.abort();
           if (n >= img.size) return; // the end is ImageReplicated itself
           const ev = newEvent(
             'ImageReplicationProgress',
@@ -128,26 +134,37 @@ export async function startReplicator(store: EventStore<DomainEvent>, o: Replica
       }
       const took = Date.now() - t0;
       o.onCopied?.(copied.size, took);
-      await append({
-        ...newEvent(
-          'ImageReplicated',
-          {
-            imageId: img.imageId as ImageId,
-            fromRegionId: from as RegionId,
-            regionId: to as RegionId,
-            digest: img.digest as never,
-            size: mustDecode(PositiveInt, img.size),
-            attempt: mustDecode(PositiveInt, attempt),
-            tookMs: mustDecode(NonNegativeInt, took),
-          },
-          meta,
-        ),
-        id: id('ImageReplicated', ''),
-      });
+      // Ready only if this attempt is still the one under way (not taken over meanwhile),
+      // written against the image's revision.
+      for (let conflicts = 0; ; conflicts++) {
+        await catchUp(imageId);
+        const now = catalogue.get(imageId)?.regions.get(to);
+        if (now?.status !== 'copying' || now.attempt !== attempt) return;
+        const ready = {
+          ...newEvent(
+            'ImageReplicated',
+            {
+              imageId: img.imageId as ImageId,
+              fromRegionId: from as RegionId,
+              regionId: to as RegionId,
+              digest: img.digest as never,
+              size: mustDecode(PositiveInt, img.size),
+              attempt: mustDecode(PositiveInt, attempt),
+              tookMs: mustDecode(NonNegativeInt, took),
+            },
+            meta,
+          ),
+          id: id('ImageReplicated', ''),
+        };
+        if ((await append(ready, catalogue.get(imageId)!.revision)) === 'written') return;
+        if (conflicts >= 20) throw new Error(`could not mark ${imageId} ready in ${to}: still conflicting`);
+      }
     } catch (e) {
       // Stopping: the copy is left unfinished (nothing visible in the target); the next
       // instance begins it again once it is stale.
       if (stopping) return;
+      // Taken over by another copier (see onProgress): its attempt goes on.
+      if ((catalogue.get(imageId)?.regions.get(to)?.attempt ?? 0) > attempt) return;
       const why = e instanceof Error ? e.message : String(e);
       onError(new Error(`copy of ${imageId} from ${from} to ${to} (attempt ${attempt}) failed: ${why}`));
       await fail('copy-error', why).catch((err: unknown) => onError(err instanceof Error ? err : new Error(String(err))));

@@ -1,22 +1,24 @@
 /**
  * Creating VMs through the graph, and the graph's shape from the rest of the log.
  *
- * Topology mirror (durable subscriptions on `region`, `datacenter`, `host`, `network`, `vm`):
+ * Topology mirror (durable subscriptions on `region`, `datacenter`, `host`, `network`, `vm`, `image`):
  * a region, a datacenter (the region owns it), a host with its CPUs and memory (its
  * datacenter owns it), a network (its project owns it) with its subnet (the network owns it,
- * the network's CIDR as its addresses). Drained and removed hosts take no new VMs. A VM
- * placed from outside the graph takes its address from the subnet (so the graph never hands
- * it out again); a VM deleted, or a placement the mapping service rejected, gives back all
- * it held.
+ * the network's CIDR as its addresses), an image (the regions that have it use it). Drained
+ * and removed hosts take no new VMs. A VM placed from outside the graph takes its address
+ * from the subnet for its NIC (so the graph never hands it out again); a VM deleted, or a
+ * placement the mapping service rejected, gives back all it and its NIC held.
  *
  * `InstancesRequested` (durable subscription on `instances`, one request at a time per id):
  * 1. the project (with an instance quota), the network and the region must exist;
  * 2. the image must be in the region: if not, `ImageReplicationRequested`, then wait for the
  *    copy (`ImageReplicated`; `ImageReplicationFailed` or the deadline fails the request);
  * 3. hosts are chosen in the region (most CPUs left first);
- * 4. per VM: its node (the project owns it; it uses the subnet and its host), then one
- *    instance of quota from the project, CPUs and memory from the host, an address from the
- *    subnet: each an allocation decided by the provider node, one at a time per node;
+ * 4. per VM: its node (the project owns it; it uses its host) and its NIC (the VM owns it; it
+ *    uses the subnet), then one instance of quota from the project, CPUs and memory from the
+ *    host, an address from the subnet for the NIC (the address becomes a node too: the subnet
+ *    owns it, the NIC uses it): each an allocation decided by the provider node, one at a
+ *    time per node;
  * 5. all granted: `VmPlaced` for each (the mapping service and host agents take it from
  *    there) and `InstancesCreated`. Any refusal: every VM node made for the request is
  *    deleted, which releases all it got (each release an event), and
@@ -39,7 +41,7 @@ import {
 import { describeAppendError, type EventStore, type Subscription } from '@vnet/eventstore';
 import { derivedEventId } from '@vnet/runner';
 import * as E from 'fp-ts/lib/Either.js';
-import { ipString, nodeOf, type Graph } from '../domain/graph';
+import { ipString, keyOf as keyOfRef, nodeOf, type Graph } from '../domain/graph';
 import { hostsOfRegion, planHosts, regionRoom } from '../domain/placement';
 import type { Cause, GraphOps } from './manager';
 
@@ -61,6 +63,8 @@ interface NetworkInfo {
 }
 
 const node = (kind: NodeRef['kind'], id: string): NodeRef => ({ kind, id }) as NodeRef;
+/** A VM's (one) network interface. */
+const nicOf = (vmId: string): NodeRef => node('nic', `${vmId}-0`);
 
 export async function startInstancesFlow(store: EventStore<DomainEvent>, ops: GraphOps, o: InstancesOptions = {}): Promise<InstancesFlow> {
   const onError = o.onError ?? (() => undefined);
@@ -78,17 +82,29 @@ export async function startInstancesFlow(store: EventStore<DomainEvent>, ops: Gr
     else if (e.type === 'ImageReplicated') (images.get(e.payload.imageId) ?? images.set(e.payload.imageId, new Set()).get(e.payload.imageId)!).add(e.payload.regionId);
     else if (e.type === 'ImageReplicationFailed') imageFailures.set(`${e.payload.imageId}/${e.payload.toRegionId}`, { at: Date.parse(e.occurredAt), detail: `${e.payload.reason}: ${e.payload.detail}` });
   };
-  for await (const r of store.readAll({ filter: 'vnet.evt.image.>' })) foldImage(r.event);
-  let imagePosition = await store.lastPosition();
+  /** Networks, hosts that take no VMs, images: what every instance must know, read from the log itself (not from the shared subscriptions, which each instance sees a part of). */
+  const foldView = (e: DomainEvent): void => {
+    if (e.type === 'NetworkCreated') networks.set(e.payload.networkId, { projectId: e.payload.projectId, vni: e.payload.vni, cidr: e.payload.cidr });
+    else if (e.type === 'HostDrained' || e.type === 'HostRemoved') unavailableHosts.add(e.payload.hostId);
+    else if (e.type === 'HostRegistered') unavailableHosts.delete(e.payload.hostId);
+    else foldImage(e);
+  };
   const ac = new AbortController();
-  const imageReader = store
-    .forEachEvent({ filter: 'vnet.evt.image.>', fromPosition: imagePosition + 1, live: true, signal: ac.signal }, (r) => {
-      imagePosition = r.position;
-      foldImage(r.event);
-    })
-    .catch((err: unknown) => {
-      if (!ac.signal.aborted) onError(new Error(`image reader stopped: ${err instanceof Error ? err.message : String(err)}`));
-    });
+  const readers: Array<Promise<void>> = [];
+  for (const ctx of ['network', 'host', 'image']) {
+    let last = 0;
+    for await (const r of store.readAll({ filter: `vnet.evt.${ctx}.>` })) {
+      foldView(r.event);
+      last = r.position;
+    }
+    readers.push(
+      store
+        .forEachEvent({ filter: `vnet.evt.${ctx}.>`, fromPosition: last + 1, live: true, signal: ac.signal }, (r) => foldView(r.event))
+        .catch((err: unknown) => {
+          if (!ac.signal.aborted) onError(new Error(`${ctx} reader stopped: ${err instanceof Error ? err.message : String(err)}`));
+        }),
+    );
+  }
 
   /** Appends an event under an id derived from its cause (stored once however often). */
   const append = async (cause: Cause, ev: DomainEvent, key: string): Promise<void> => {
@@ -97,6 +113,17 @@ export async function startInstancesFlow(store: EventStore<DomainEvent>, ops: Gr
     if (E.isLeft(r)) throw new Error(`could not write ${ev.type}: ${describeAppendError(r.left)}`);
   };
   const meta = (cause: Cause) => ({ causationId: cause.id, correlationId: cause.correlationId });
+
+  /** The address as a node: the subnet owns it, the NIC that got it uses it. */
+  const recordAddress = async (cause: Cause, networkId: string, nic: NodeRef, ip: string): Promise<void> => {
+    const addr = node('ip', `${networkId}-${ip.replaceAll('.', '-')}`.slice(0, 63));
+    const id = derivedEventId('resource-manager', cause.id, 'address', keyOfRef(nic));
+    await ops.record({ id, correlationId: cause.correlationId, type: cause.type }, [
+      { kind: 'ResourceNodeAdded', node: addr, capacity: {} },
+      { kind: 'ResourceLinked', from: node('subnet', networkId), to: addr, relation: 'owns' },
+      { kind: 'ResourceLinked', from: nic, to: addr, relation: 'uses' },
+    ]);
+  };
 
   // ------------------------------------------------------------ topology mirror
   const mirror = async (e: DomainEvent): Promise<void> => {
@@ -117,16 +144,10 @@ export async function startInstancesFlow(store: EventStore<DomainEvent>, ops: Gr
           { kind: 'ResourceNodeAdded', node: node('host', e.payload.hostId), capacity: c ? { cpus: c.cpus, memoryMiB: c.memoryMiB } : {} },
           { kind: 'ResourceLinked', from: node('datacenter', e.payload.datacenterId), to: node('host', e.payload.hostId), relation: 'owns' },
         );
-        unavailableHosts.delete(e.payload.hostId);
         break;
       }
-      case 'HostDrained':
-      case 'HostRemoved':
-        unavailableHosts.add(e.payload.hostId);
-        return;
       case 'NetworkCreated': {
         const p = e.payload;
-        networks.set(p.networkId, { projectId: p.projectId, vni: p.vni, cidr: p.cidr });
         facts.push(
           { kind: 'ResourceNodeAdded', node: node('network', p.networkId), capacity: {} },
           { kind: 'ResourceNodeAdded', node: node('subnet', p.networkId), capacity: { ips: p.cidr } },
@@ -136,23 +157,40 @@ export async function startInstancesFlow(store: EventStore<DomainEvent>, ops: Gr
         break;
       }
       case 'VmPlaced': {
-        // A VM placed from outside the graph keeps its address: the subnet hands out that one.
-        // (The graph's own VMs exist already, with theirs.)
+        // A VM placed from outside the graph keeps its address: the subnet hands out that one
+        // to the VM's NIC. (The graph's own VMs exist already, with theirs.)
         const vm = node('vm', e.payload.vmId);
+        await ops.catchUp(vm);
         const existing = nodeOf(graph, vm);
         if (existing && !existing.deleted) return;
         const subnet = node('subnet', e.payload.networkId);
+        await ops.catchUp(subnet);
+        // The network's subnet may not be mirrored yet (another subscription): tried again later.
+        if (!nodeOf(graph, subnet)) throw new Error(`subnet ${e.payload.networkId} is not in the graph yet`);
+        const nic = nicOf(e.payload.vmId);
         await ops.record(e, [
           { kind: 'ResourceNodeAdded', node: vm, capacity: {} },
-          { kind: 'ResourceLinked', from: vm, to: subnet, relation: 'uses' },
+          { kind: 'ResourceNodeAdded', node: nic, capacity: {} },
+          { kind: 'ResourceLinked', from: vm, to: nic, relation: 'owns' },
+          { kind: 'ResourceLinked', from: nic, to: subnet, relation: 'uses' },
         ]);
-        await ops.allocate(e, { allocationId: `${e.payload.vmId}-ip` as never, provider: subnet, holder: vm, resource: 'ips', amount: 1 as never, ip: e.payload.ip });
+        await ops.allocate(e, { allocationId: `${e.payload.vmId}-ip` as never, provider: subnet, holder: nic, resource: 'ips', amount: 1 as never, ip: e.payload.ip });
+        await recordAddress(e, e.payload.networkId, nic, e.payload.ip);
         return;
+      }
+      case 'ImageUploaded':
+      case 'ImageReplicated': {
+        facts.push(
+          { kind: 'ResourceNodeAdded', node: node('image', e.payload.imageId), capacity: {} },
+          { kind: 'ResourceLinked', from: node('region', e.payload.regionId), to: node('image', e.payload.imageId), relation: 'uses' },
+        );
+        break;
       }
       case 'VmDeleted':
       case 'VmPlacementRejected': {
         // The VM is gone (or never was): what it held goes back.
         const vm = node('vm', e.payload.vmId);
+        await ops.catchUp(vm);
         if (nodeOf(graph, vm) && !nodeOf(graph, vm)!.deleted) await ops.deleteNode(e, vm);
         return;
       }
@@ -162,8 +200,9 @@ export async function startInstancesFlow(store: EventStore<DomainEvent>, ops: Gr
     await ops.record(e, facts);
   };
   const subs: Subscription[] = [];
-  for (const ctx of ['region', 'datacenter', 'host', 'network', 'vm']) {
-    subs.push(await store.subscribe({ name: `resource-manager-${ctx}`, filter: `vnet.evt.${ctx}.>` }, async (r) => mirror(r.event)));
+  for (const ctx of ['region', 'datacenter', 'host', 'network', 'vm', 'image']) {
+    // Patient: a VM's network may be mirrored by another subscription a little later.
+    subs.push(await store.subscribe({ name: `resource-manager-${ctx}`, filter: `vnet.evt.${ctx}.>`, maxDeliver: 120, retryDelayMs: 500 }, async (r) => mirror(r.event)));
   }
 
   // ------------------------------------------------------------ instances
@@ -208,38 +247,58 @@ export async function startInstancesFlow(store: EventStore<DomainEvent>, ops: Gr
     if (!graph.nodes.get(`region/${p.regionId}`)?.revision) return fail(e, 'unknown-region', `region ${p.regionId} was never declared`, 0);
     const whyNoImage = await imageInRegion(e);
     if (whyNoImage !== undefined) return fail(e, 'image-unavailable', whyNoImage, 0);
-    const plan = planHosts(hostsOfRegion(graph, p.regionId, unavailableHosts), p.count, p.size);
-    if (!plan) return fail(e, 'no-capacity', `${p.count} VMs of ${p.size.cpus} CPUs and ${p.size.memoryMiB} MiB do not fit on region ${p.regionId}'s ${regionRoom(hosts)}`, 0);
+    // A VM of this request that has its host already (the request handled again after a
+    // crash) keeps it; the others are planned on what is left.
+    const kept = new Map<number, NodeRef>();
+    for (let i = 0; i < p.count; i++) {
+      const vm = graph.nodes.get(`vm/${p.requestId}-${i + 1}`);
+      const host = vm && !vm.deleted ? [...vm.uses.values()].find((r) => r.kind === 'host') : undefined;
+      if (host) kept.set(i, host);
+    }
+    const rest = planHosts(hostsOfRegion(graph, p.regionId, unavailableHosts), p.count - kept.size, p.size);
+    if (!rest) return fail(e, 'no-capacity', `${p.count} VMs of ${p.size.cpus} CPUs and ${p.size.memoryMiB} MiB do not fit on region ${p.regionId}'s ${regionRoom(hosts)}`, 0);
 
     const subnet = node('subnet', p.networkId);
-    const vms = plan.map((host, i) => ({ vmId: `${p.requestId}-${i + 1}`, host }));
+    const vms = Array.from({ length: p.count }, (_, i) => ({ vmId: `${p.requestId}-${i + 1}`, host: kept.get(i) ?? rest.shift()! }));
     const refusal = async (): Promise<{ reason: InstancesFailureReason; detail: string } | undefined> => {
       for (const { vmId, host } of vms) {
         const vm = node('vm', vmId);
+        const nic = nicOf(vmId);
         await ops.record({ id: derivedEventId('resource-manager', e.id, 'vm', vmId), correlationId: e.correlationId, type: e.type }, [
           { kind: 'ResourceNodeAdded', node: vm, capacity: {} },
+          { kind: 'ResourceNodeAdded', node: nic, capacity: {} },
           { kind: 'ResourceLinked', from: projectRef, to: vm, relation: 'owns' },
-          { kind: 'ResourceLinked', from: vm, to: subnet, relation: 'uses' },
+          { kind: 'ResourceLinked', from: vm, to: nic, relation: 'owns' },
+          { kind: 'ResourceLinked', from: nic, to: subnet, relation: 'uses' },
           { kind: 'ResourceLinked', from: vm, to: host, relation: 'uses' },
         ]);
-        const asks: Array<[NodeRef, PayloadOf<'AllocationRequested'>['resource'], number, string, InstancesFailureReason]> = [
-          [projectRef, 'instances', 1, 'quota', 'quota-exceeded'],
-          [host, 'cpus', p.size.cpus, 'cpus', 'no-capacity'],
-          [host, 'memoryMiB', p.size.memoryMiB, 'memory', 'no-capacity'],
-          [subnet, 'ips', 1, 'ip', 'no-addresses'],
+        // Quota, CPUs and memory for the VM; the address for its NIC.
+        const asks: Array<[NodeRef, NodeRef, PayloadOf<'AllocationRequested'>['resource'], number, string, InstancesFailureReason]> = [
+          [projectRef, vm, 'instances', 1, 'quota', 'quota-exceeded'],
+          [host, vm, 'cpus', p.size.cpus, 'cpus', 'no-capacity'],
+          [host, vm, 'memoryMiB', p.size.memoryMiB, 'memory', 'no-capacity'],
+          [subnet, nic, 'ips', 1, 'ip', 'no-addresses'],
         ];
-        for (const [provider, resource, amount, tag, reason] of asks) {
+        for (const [provider, holder, resource, amount, tag, reason] of asks) {
           const allocationId = `${vmId}-${tag}` as PayloadOf<'AllocationRequested'>['allocationId'];
-          await ops.allocate(e, { allocationId, provider, holder: vm, resource, amount: amount as never });
+          await ops.allocate(e, { allocationId, provider, holder, resource, amount: amount as never });
           const n = nodeOf(graph, provider);
           if (!n?.allocations.has(allocationId)) return { reason, detail: `${provider.kind}/${provider.id} refused ${amount} ${resource} to ${vmId}` };
         }
+        await recordAddress(e, p.networkId, nic, ipString(nodeOf(graph, subnet)!.allocations.get(`${vmId}-ip` as never)!.ip!));
       }
       return undefined;
     };
-    const refused = await refusal();
+    let refused: { reason: InstancesFailureReason; detail: string } | undefined;
+    try {
+      refused = await refusal();
+    } catch (err) {
+      // The store failed us half way: rather than leave anything held, the request fails.
+      refused = { reason: 'error', detail: `allocation failed: ${err instanceof Error ? err.message : String(err)}` };
+    }
     if (refused) {
-      // Nothing half-allocated: each VM node made for the request goes, with all it holds.
+      // Nothing half-allocated: each VM node made for the request goes, with all it and its
+      // NIC hold (a rollback that fails throws: the request is handled again).
       let released = 0;
       for (const { vmId } of vms) if (nodeOf(graph, node('vm', vmId))) released += await ops.deleteNode(e, node('vm', vmId));
       return fail(e, refused.reason, refused.detail, released);
@@ -270,7 +329,7 @@ export async function startInstancesFlow(store: EventStore<DomainEvent>, ops: Gr
     stop: async () => {
       for (const s of subs) await s.stop();
       ac.abort();
-      await imageReader;
+      await Promise.all(readers);
     },
   };
 }

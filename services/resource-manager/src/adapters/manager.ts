@@ -94,6 +94,8 @@ export async function startResourceManager(store: EventStore<DomainEvent>, o: Ma
 
   // Rebuild: the whole graph up to now.
   for await (const r of store.readAll({ filter: 'vnet.evt.res.>' })) fold(r.event, r.position);
+  /** The last position the graph reader (rebuild, then live) folded: everything before it is in the graph. */
+  let readerPosition = graph.position;
 
   /** Reads a node's subject up to date. */
   const catchUp = async (ref: NodeRef): Promise<void> => {
@@ -135,18 +137,21 @@ export async function startResourceManager(store: EventStore<DomainEvent>, o: Ma
    * Decides and writes until nothing is left to decide; after a conflict the next decision is
    * made on the node read up to date. Bounded: MAX_ATTEMPTS conflicts, MAX_WRITES writes.
    */
-  const settle = async (cause: Cause, next: () => Decision | undefined, keyOf_: (d: Decision) => string, beforeRefusal?: () => Promise<void>): Promise<void> => {
+  const settle = async (cause: Cause, next: () => Decision | undefined, keyOf_: (d: Decision) => string, beforeRefusal?: () => Promise<void>): Promise<Decision[]> => {
     let checked = beforeRefusal === undefined;
     let conflicts = 0;
+    const written: Decision[] = [];
     for (let writes = 0; writes < MAX_WRITES; writes++) {
       const d = next();
-      if (!d) return;
+      if (!d) return written;
       if (d.type === 'AllocationRefused' && !checked && (d.payload.reason === 'unknown-node' || d.payload.reason === 'not-linked' || d.payload.reason === 'node-deleted')) {
         checked = true;
         await beforeRefusal!();
         continue;
       }
-      if ((await write(d, cause, keyOf_(d))) === 'conflict' && ++conflicts >= MAX_ATTEMPTS) {
+      const outcome = await write(d, cause, keyOf_(d));
+      if (outcome === 'written') written.push(d);
+      else if (++conflicts >= MAX_ATTEMPTS) {
         throw new Error(`${cause.type} ${cause.id}: still conflicting on ${keyOf(d.node)} after ${MAX_ATTEMPTS} attempts (retried later)`);
       }
     }
@@ -154,7 +159,7 @@ export async function startResourceManager(store: EventStore<DomainEvent>, o: Ma
   };
 
   const allocate = async (cause: Cause, p: PayloadOf<'AllocationRequested'>): Promise<void> => {
-    await settle(
+    void (await settle(
       cause,
       () => decideAllocation(graph, p),
       () => p.allocationId,
@@ -162,24 +167,20 @@ export async function startResourceManager(store: EventStore<DomainEvent>, o: Ma
         await catchUp(p.provider);
         await catchUp(p.holder);
       },
-    );
+    ));
   };
-  const release = (cause: Cause, p: PayloadOf<'ReleaseRequested'>): Promise<void> => settle(cause, () => decideRelease(graph, p), () => p.allocationId);
+  const release = async (cause: Cause, p: PayloadOf<'ReleaseRequested'>): Promise<void> => void (await settle(cause, () => decideRelease(graph, p), () => p.allocationId));
   /** Deletes a node with everything it owns; resolves how many allocations were released. */
   const deleteNode = async (cause: Cause, node: NodeRef): Promise<number> => {
-    // The whole graph up to date first: what the node owns and holds may be recent.
-    for await (const r of store.readAll({ filter: 'vnet.evt.res.>', fromPosition: graph.position + 1 })) fold(r.event, r.position);
-    let released = 0;
-    await settle(
+    // The whole graph up to date first (from where the live reader is): what the node owns
+    // and holds may be recent. Events folded already are skipped, node by node.
+    for await (const r of store.readAll({ filter: 'vnet.evt.res.>', fromPosition: readerPosition + 1 })) fold(r.event, r.position);
+    const written = await settle(
       cause,
-      () => {
-        const d = decideDeletion(graph, node)[0];
-        if (d?.type === 'ResourceReleased') released++;
-        return d;
-      },
+      () => decideDeletion(graph, node)[0],
       (d) => (d.type === 'ResourceNodeDeleted' ? 'deleted' : d.type === 'ResourceReleased' ? d.payload.allocationId : ''),
     );
-    return released;
+    return written.filter((d) => d.type === 'ResourceReleased').length;
   };
   /** Writes facts about the graph's shape (nodes, links): no expectation, ids derived from the cause. */
   const record = async (cause: Cause, facts: ReadonlyArray<EventOf<'ResourceNodeAdded' | 'ResourceLinked'>['payload'] & { readonly kind: 'ResourceNodeAdded' | 'ResourceLinked' }>): Promise<void> => {
@@ -191,9 +192,16 @@ export async function startResourceManager(store: EventStore<DomainEvent>, o: Ma
         };
         const r = await store.appendToStream(streamNameOf(ev), [ev]);
         if (E.isLeft(r)) throw new Error(`could not write ${kind}: ${describeAppendError(r.left)}`);
-        if (r.right.duplicates === 0) fold(ev, r.right.positions[0]!);
       }),
     );
+    // Written without an expected revision: others may have written to these nodes in
+    // between, so each is read up to date (folding only our event would skip theirs).
+    const touched = new Map<string, NodeRef>();
+    for (const f of facts) {
+      const ref = f.kind === 'ResourceNodeAdded' ? (f as { node: NodeRef }).node : (f as { from: NodeRef }).from;
+      touched.set(keyOf(ref), ref);
+    }
+    for (const ref of touched.values()) await catchUp(ref);
   };
 
   const handle = async (e: Request): Promise<void> => {
@@ -218,7 +226,12 @@ export async function startResourceManager(store: EventStore<DomainEvent>, o: Ma
         orphans.delete(k);
         const id = derivedEventId('resource-manager', k, 'orphans', '');
         const cause: Cause = { id, correlationId: id, type: `release of what deleted ${k} held` };
-        await settle(cause, () => orphanedAllocations(graph, holder)[0], (d) => (d.type === 'ResourceReleased' ? `${d.payload.allocationId}/orphan` : ''));
+        try {
+          await settle(cause, () => orphanedAllocations(graph, holder)[0], (d) => (d.type === 'ResourceReleased' ? `${d.payload.allocationId}/orphan` : ''));
+        } catch (err) {
+          orphans.set(k, holder); // tried again after the next event or request
+          throw err;
+        }
       }
     } catch (err) {
       onError(err instanceof Error ? err : new Error(String(err)));
@@ -230,7 +243,8 @@ export async function startResourceManager(store: EventStore<DomainEvent>, o: Ma
   // Live: what others write (and this instance's own writes, folded already).
   const ac = new AbortController();
   const reader = store
-    .forEachEvent({ filter: 'vnet.evt.res.>', fromPosition: graph.position + 1, live: true, signal: ac.signal }, (r: RecordedEvent<DomainEvent>) => {
+    .forEachEvent({ filter: 'vnet.evt.res.>', fromPosition: readerPosition + 1, live: true, signal: ac.signal }, (r: RecordedEvent<DomainEvent>) => {
+      readerPosition = r.position;
       fold(r.event, r.position);
       if (orphans.size > 0) void sweep();
     })

@@ -380,7 +380,7 @@ export const arbitraryPayloads: { readonly [K in EventType]: fc.Arbitrary<Payloa
   }, plain),
   InstancesRequestFailed: fc.record({
     requestId: arbitraryRequestId,
-    reason: fc.constantFrom('unknown-project', 'unknown-network', 'unknown-region', 'image-unavailable', 'quota-exceeded', 'no-capacity', 'no-addresses') as fc.Arbitrary<PayloadOf<'InstancesRequestFailed'>['reason']>,
+    reason: fc.constantFrom('unknown-project', 'unknown-network', 'unknown-region', 'image-unavailable', 'quota-exceeded', 'no-capacity', 'no-addresses', 'error') as fc.Arbitrary<PayloadOf<'InstancesRequestFailed'>['reason']>,
     detail: fc.string({ maxLength: 60 }),
     released: arbitraryNonNegativeInt,
   }, plain),
