@@ -172,6 +172,39 @@ describe('instances through the resource graph', () => {
     assert.equal((await graphNow()).nodes.get('vm/ext-1')?.deleted, true);
   });
 
+  it('two instances, six requests at once for more than the region holds: no host over capacity, no address twice, the failed ones hold nothing', async () => {
+    services.push(await startService('resource-manager', nats.url, { env: { VNET_INSTANCES_IMAGE_WAIT_MS: '20000' } }));
+    await append('NetworkCreated', { networkId: 'net2', projectId: 'p2', vni: 3002, cidr: '10.31.0.0/24' });
+    await append('ResourceNodeAdded', { node: { kind: 'project', id: 'p2' }, capacity: { instances: 100 } });
+    await new Promise((r) => setTimeout(r, 500));
+    // r1 has 8 CPUs free (h1, h2): 6 requests x 2 VMs x 1 CPU cannot all fit.
+    const ids = ['c1', 'c2', 'c3', 'c4', 'c5', 'c6'];
+    await Promise.all(ids.map((id) => request(id, { projectId: 'p2', networkId: 'net2', count: 2, size: { cpus: 1, memoryMiB: 256 } })));
+    const ends = await Promise.all(ids.map((id) => outcome(id)));
+    const created = ends.filter((e): e is EventOf<'InstancesCreated'> => e.type === 'InstancesCreated');
+    const failed = ends.filter((e): e is EventOf<'InstancesRequestFailed'> => e.type === 'InstancesRequestFailed');
+    console.log(`six requests, two instances: ${created.length} created, ${failed.length} failed (${failed.map((f) => f.payload.reason).join(', ')})`);
+    assert.ok(created.length >= 1 && created.length <= 4, `${created.length} created`);
+    assert.ok(failed.every((f) => f.payload.reason === 'no-capacity'), failed.map((f) => f.payload.detail).join('; '));
+    const g = await graphNow();
+    for (const h of ['h1', 'h2']) {
+      const n = g.nodes.get(`host/${h}`)!;
+      assert.ok(n.used.cpus <= 4 && n.used.cpus >= 0, `${h} uses ${n.used.cpus} of 4 CPUs`);
+    }
+    const vms = created.flatMap((e) => e.payload.vms);
+    assert.equal(new Set(vms.map((v) => v.ip)).size, vms.length, 'no address twice');
+    assert.equal(g.nodes.get('host/h1')!.used.cpus + g.nodes.get('host/h2')!.used.cpus, vms.length, 'CPUs held = VMs created');
+    assert.equal(g.nodes.get('project/p2')!.used.instances, vms.length, 'quota held = VMs created');
+    assert.equal(g.nodes.get('subnet/net2')!.used.ips, vms.length, 'addresses held = VMs created');
+    for (const f of failed) {
+      for (let i = 1; i <= 2; i++) {
+        const vm = g.nodes.get(`vm/${f.payload.requestId}-${i}`);
+        assert.ok(!vm || vm.deleted, `${f.payload.requestId}-${i} gone`);
+        assert.equal(g.held.get(`vm/${f.payload.requestId}-${i}`)?.size ?? 0, 0, `${f.payload.requestId}-${i} holds nothing`);
+      }
+    }
+  });
+
   it('says why for an unknown network and an image never uploaded', async () => {
     await request('req-nonet', { networkId: 'nope' });
     await request('req-noimg', { imageId: 'ghost' });
