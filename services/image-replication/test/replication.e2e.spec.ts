@@ -74,6 +74,7 @@ before(async () => {
   const bytes = randomBytes(SIZE);
   writeFileSync(file, bytes);
   digest = createHash('sha256').update(bytes).digest('hex');
+  for (const r of ['r1', 'r2', 'r3']) await append('RegionDeclared', { regionId: r, name: `Region ${r}` });
   services.push(await startService('gateway', nats.url));
   replication = await startService('image-replication', nats.url, { env: SERVICE_ENV });
   replication2 = await startService('image-replication', nats.url, { env: SERVICE_ENV });
@@ -101,6 +102,10 @@ describe('images across regions', () => {
     const bad = await vnet(['image', 'push', join(dir, 'missing.img'), '--region', 'r1']);
     assert.equal(bad.code, 1);
     assert.match(bad.err, /missing\.img: no such file/);
+    const nowhere = await vnet(['image', 'push', file, '--region', 'nowhere']);
+    assert.equal(nowhere.code, 1);
+    assert.match(nowhere.err, /region nowhere is not declared/);
+    assert.equal(await openImageBucket(store, 'nowhere', false), undefined, 'no bucket made for it');
   });
 
   it('two requests for one region at once, two instances: copied once, with progress, and the copy has the digest', async () => {

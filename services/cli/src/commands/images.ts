@@ -14,6 +14,7 @@ import { stat } from 'node:fs/promises';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import type { DomainEvent, EventOf } from '@vnet/events';
+import type { EventStore } from '@vnet/eventstore';
 import { fileDigest, openImageBucket, putImageFile } from '@vnet/images';
 import { CliError, action, connectStore, externalEvent, natsUrl, publishExternal } from '../connect';
 
@@ -89,6 +90,12 @@ async function readCatalogue(url: string): Promise<Map<string, ImageRow>> {
   return out;
 }
 
+/** A CliError unless the region was declared (a typo would otherwise make a bucket nobody uses). */
+async function mustBeRegion(store: EventStore<DomainEvent>, regionId: string): Promise<void> {
+  for await (const r of store.readStream(`region.${regionId}`)) if (r.event.type === 'RegionDeclared') return;
+  throw new CliError(`region ${regionId} is not declared (publish RegionDeclared first; \`npx vnet vms\` lists the regions with VMs)`);
+}
+
 function table(head: readonly string[], rows: readonly string[][]): void {
   const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   for (const row of [head, ...rows]) process.stdout.write(`${row.map((c, i) => c.padEnd(width[i]!)).join('  ').trimEnd()}\n`);
@@ -112,7 +119,8 @@ Example:
 
 The file is read twice: once for its SHA-256, once to upload it (1 MiB chunks). The image
 appears in the bucket only when the upload is complete, and the catalogue records it only
-after the stored digest matched the file's. Starting VMs from it in another region copies
+when the digest of the bytes uploaded matched the file's. The region must be declared
+(RegionDeclared). Starting VMs from it in another region copies
 it there first (npx vnet image replicate does that ahead of time).`)
     .action(
       action(async (file: string, opts: { region: string; id?: string; name?: string; nats?: string }) => {
@@ -129,6 +137,7 @@ it there first (npx vnet image replicate does that ahead of time).`)
         hashing.stop();
         const store = await connectStore(natsUrl(opts.nats), 'vnet-cli-image-push');
         try {
+          await mustBeRegion(store, opts.region);
           const bucket = (await openImageBucket(store, opts.region, true))!;
           const uploading = bar('uploading', st.size);
           const up = await putImageFile(bucket, imageId, file, { onProgress: (n) => uploading.update(n), progressEveryMs: 100 });
@@ -161,6 +170,7 @@ it there first (npx vnet image replicate does that ahead of time).`)
         const store = await connectStore(natsUrl(opts.nats), 'vnet-cli-image-replicate');
         const ac = new AbortController();
         try {
+          await mustBeRegion(store, opts.region);
           const t0 = Date.now();
           await publishExternal(store, ev);
           let progress: SingleBar | undefined;
