@@ -176,7 +176,7 @@ describe('instances through the resource graph', () => {
     services.push(await startService('resource-manager', nats.url, { env: { VNET_INSTANCES_IMAGE_WAIT_MS: '20000' } }));
     await append('NetworkCreated', { networkId: 'net2', projectId: 'p2', vni: 3002, cidr: '10.31.0.0/24' });
     await append('ResourceNodeAdded', { node: { kind: 'project', id: 'p2' }, capacity: { instances: 100 } });
-    await new Promise((r) => setTimeout(r, 500));
+    await until(async () => ((await graphNow()).nodes.get('subnet/net2')?.capacity.ips ? true : undefined), 'subnet net2 in the graph', 10_000);
     // r1 has 8 CPUs free (h1, h2): 6 requests x 2 VMs x 1 CPU cannot all fit.
     const ids = ['c1', 'c2', 'c3', 'c4', 'c5', 'c6'];
     await Promise.all(ids.map((id) => request(id, { projectId: 'p2', networkId: 'net2', count: 2, size: { cpus: 1, memoryMiB: 256 } })));

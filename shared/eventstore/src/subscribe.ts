@@ -189,7 +189,9 @@ async function run<Ev>(
   await ensureConsumer(ctx, o);
   const consumer = await ctx.js.consumers.get(stream, o.name);
   // Pulled messages count as delivered (their ack wait runs): with concurrency, no more are
-  // pulled than can be in hand, where they are kept alive.
+  // pulled at a time than can be in hand, where they are kept alive. (The client asks for
+  // the next batch before this one is used up: a handler that can take long needs an ack
+  // wait longer than it takes, so that the messages buffered meanwhile do not expire.)
   const batch = Math.max(1, Math.min(o.batch ?? 256, concurrency?.maxInFlight ?? Number.MAX_SAFE_INTEGER));
   const messages = await consumer.consume({ max_messages: batch });
   const maxDeliver = o.maxDeliver ?? 5;
@@ -238,10 +240,10 @@ async function run<Ev>(
     let inFlight = 0;
     const waiting: Array<() => void> = [];
     for await (const m of messages) {
+      // In hand from now on (kept alive while it waits for a slot or behind its key).
+      inHand.set(m, Date.now());
       while (inFlight >= concurrency.maxInFlight) await new Promise<void>((r) => waiting.push(r));
       inFlight++;
-      // In hand from now on (kept alive while it waits behind its key), not only once handled.
-      inHand.set(m, Date.now());
       const k = concurrency.key(m);
       // A handling that throws (an ack on a closed connection) must not stop its key's chain.
       const p: Promise<void> = (chains.get(k) ?? Promise.resolve())

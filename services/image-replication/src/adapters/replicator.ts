@@ -164,6 +164,7 @@ export async function startReplicator(store: EventStore<DomainEvent>, o: Replica
       // instance begins it again once it is stale.
       if (stopping) return;
       // Taken over by another copier (see onProgress): its attempt goes on.
+      await catchUp(imageId).catch(() => undefined);
       if ((catalogue.get(imageId)?.regions.get(to)?.attempt ?? 0) > attempt) return;
       const why = e instanceof Error ? e.message : String(e);
       onError(new Error(`copy of ${imageId} from ${from} to ${to} (attempt ${attempt}) failed: ${why}`));

@@ -63,6 +63,8 @@ interface NetworkInfo {
 }
 
 const node = (kind: NodeRef['kind'], id: string): NodeRef => ({ kind, id }) as NodeRef;
+/** Deliveries of a request before a failure half way ends it (with its rollback). */
+const MAX_DELIVER = 5;
 /** A VM's (one) network interface. */
 const nicOf = (vmId: string): NodeRef => node('nic', `${vmId}-0`);
 
@@ -76,11 +78,16 @@ export async function startInstancesFlow(store: EventStore<DomainEvent>, ops: Gr
   const images = new Map<string, Set<string>>();
   /** Image/region → failed replication (attempt and when), for waiting requests. */
   const imageFailures = new Map<string, { readonly at: number; readonly detail: string }>();
+  /** Image/region → the latest copy attempt begun (a failure of an older one is not the end). */
+  const imageAttempts = new Map<string, number>();
 
   const foldImage = (e: DomainEvent): void => {
     if (e.type === 'ImageUploaded') (images.get(e.payload.imageId) ?? images.set(e.payload.imageId, new Set()).get(e.payload.imageId)!).add(e.payload.regionId);
     else if (e.type === 'ImageReplicated') (images.get(e.payload.imageId) ?? images.set(e.payload.imageId, new Set()).get(e.payload.imageId)!).add(e.payload.regionId);
-    else if (e.type === 'ImageReplicationFailed') imageFailures.set(`${e.payload.imageId}/${e.payload.toRegionId}`, { at: Date.parse(e.occurredAt), detail: `${e.payload.reason}: ${e.payload.detail}` });
+    else if (e.type === 'ImageReplicationStarted') imageAttempts.set(`${e.payload.imageId}/${e.payload.toRegionId}`, e.payload.attempt);
+    else if (e.type === 'ImageReplicationFailed' && e.payload.attempt >= (imageAttempts.get(`${e.payload.imageId}/${e.payload.toRegionId}`) ?? 0)) {
+      imageFailures.set(`${e.payload.imageId}/${e.payload.toRegionId}`, { at: Date.parse(e.occurredAt), detail: `${e.payload.reason}: ${e.payload.detail}` });
+    }
   };
   /** Networks, hosts that take no VMs, images: what every instance must know, read from the log itself (not from the shared subscriptions, which each instance sees a part of). */
   const foldView = (e: DomainEvent): void => {
@@ -126,7 +133,15 @@ export async function startInstancesFlow(store: EventStore<DomainEvent>, ops: Gr
   };
 
   // ------------------------------------------------------------ topology mirror
-  const mirror = async (e: DomainEvent): Promise<void> => {
+  /** True when the VM was deleted, or its placement rejected, after log position `position`. */
+  const goneAfter = async (vmId: string, position: number): Promise<boolean> => {
+    for await (const r of store.readStream(`vm.${vmId}`, { fromRevision: position + 1 })) {
+      if (r.event.type === 'VmDeleted' || r.event.type === 'VmPlacementRejected') return true;
+    }
+    return false;
+  };
+
+  const mirror = async (e: DomainEvent, position: number): Promise<void> => {
     const facts: Parameters<GraphOps['record']>[1][number][] = [];
     switch (e.type) {
       case 'RegionDeclared':
@@ -163,6 +178,8 @@ export async function startInstancesFlow(store: EventStore<DomainEvent>, ops: Gr
         await ops.catchUp(vm);
         const existing = nodeOf(graph, vm);
         if (existing && !existing.deleted) return;
+        // Retried (its subnet came late) after the VM was already deleted or rejected: nothing to hold.
+        if (await goneAfter(e.payload.vmId, position)) return;
         const subnet = node('subnet', e.payload.networkId);
         await ops.catchUp(subnet);
         // The network's subnet may not be mirrored yet (another subscription): tried again later.
@@ -202,7 +219,7 @@ export async function startInstancesFlow(store: EventStore<DomainEvent>, ops: Gr
   const subs: Subscription[] = [];
   for (const ctx of ['region', 'datacenter', 'host', 'network', 'vm', 'image']) {
     // Patient: a VM's network may be mirrored by another subscription a little later.
-    subs.push(await store.subscribe({ name: `resource-manager-${ctx}`, filter: `vnet.evt.${ctx}.>`, maxDeliver: 120, retryDelayMs: 500 }, async (r) => mirror(r.event)));
+    subs.push(await store.subscribe({ name: `resource-manager-${ctx}`, filter: `vnet.evt.${ctx}.>`, maxDeliver: 120, retryDelayMs: 500 }, async (r) => mirror(r.event, r.position)));
   }
 
   // ------------------------------------------------------------ instances
@@ -216,9 +233,15 @@ export async function startInstancesFlow(store: EventStore<DomainEvent>, ops: Gr
     o.onOutcome?.(reason, 0);
   };
 
+  /** Reads a subject into the view (a request may come before the live readers saw what it names). */
+  const refresh = async (stream: string): Promise<void> => {
+    for await (const r of store.readStream(stream)) foldView(r.event);
+  };
+
   /** Waits until the image is in the region; undefined when it is, else why not. */
   const imageInRegion = async (e: EventOf<'InstancesRequested'>): Promise<string | undefined> => {
     const { imageId, regionId } = e.payload;
+    if (!images.get(imageId)?.has(regionId)) await refresh(`image.${imageId}`);
     if (images.get(imageId)?.has(regionId)) return undefined;
     if (!images.has(imageId)) return `image ${imageId} was never uploaded`;
     const askedAt = Date.now();
@@ -231,9 +254,10 @@ export async function startInstancesFlow(store: EventStore<DomainEvent>, ops: Gr
     return `${imageId} was not copied to ${regionId} within ${imageWaitMs} ms`;
   };
 
-  const create = async (e: EventOf<'InstancesRequested'>): Promise<void> => {
+  const create = async (e: EventOf<'InstancesRequested'>, deliveryCount: number): Promise<void> => {
     const p = e.payload;
     if (await ended(p.requestId)) return;
+    if (!networks.has(p.networkId)) await refresh(`network.${p.networkId}`);
     const net = networks.get(p.networkId);
     if (!net) return fail(e, 'unknown-network', `network ${p.networkId} was never created`, 0);
     if (net.projectId !== p.projectId) return fail(e, 'unknown-network', `network ${p.networkId} belongs to project ${net.projectId}, not ${p.projectId}`, 0);
@@ -251,6 +275,7 @@ export async function startInstancesFlow(store: EventStore<DomainEvent>, ops: Gr
     // crash) keeps it; the others are planned on what is left.
     const kept = new Map<number, NodeRef>();
     for (let i = 0; i < p.count; i++) {
+      await ops.catchUp(node('vm', `${p.requestId}-${i + 1}`));
       const vm = graph.nodes.get(`vm/${p.requestId}-${i + 1}`);
       const host = vm && !vm.deleted ? [...vm.uses.values()].find((r) => r.kind === 'host') : undefined;
       if (host) kept.set(i, host);
@@ -293,14 +318,16 @@ export async function startInstancesFlow(store: EventStore<DomainEvent>, ops: Gr
     try {
       refused = await refusal();
     } catch (err) {
-      // The store failed us half way: rather than leave anything held, the request fails.
-      refused = { reason: 'error', detail: `allocation failed: ${err instanceof Error ? err.message : String(err)}` };
+      // The store failed us half way: handled again later (it resumes where it was), and on
+      // the last delivery the request fails rather than leave anything held.
+      if (deliveryCount < MAX_DELIVER) throw err;
+      refused = { reason: 'error', detail: `allocation failed ${deliveryCount} times, last: ${err instanceof Error ? err.message : String(err)}` };
     }
     if (refused) {
       // Nothing half-allocated: each VM node made for the request goes, with all it and its
       // NIC hold (a rollback that fails throws: the request is handled again).
       let released = 0;
-      for (const { vmId } of vms) if (nodeOf(graph, node('vm', vmId))) released += await ops.deleteNode(e, node('vm', vmId));
+      for (const { vmId } of vms) released += await ops.deleteNode(e, node('vm', vmId));
       return fail(e, refused.reason, refused.detail, released);
     }
     const placed = vms.map(({ vmId, host }) => {
@@ -317,9 +344,10 @@ export async function startInstancesFlow(store: EventStore<DomainEvent>, ops: Gr
 
   subs.push(
     await store.subscribe(
-      { name: 'resource-manager-instances', filter: 'vnet.evt.instances.>', ackWaitMs: 30_000 },
-      async (r) => {
-        if (r.event.type === 'InstancesRequested') await create(r.event);
+      // A request may wait for its image: the ack wait covers that (see subscribe.ts).
+      { name: 'resource-manager-instances', filter: 'vnet.evt.instances.>', ackWaitMs: imageWaitMs + 60_000, maxDeliver: MAX_DELIVER, retryDelayMs: 1000 },
+      async (r, deliveryCount) => {
+        if (r.event.type === 'InstancesRequested') await create(r.event, deliveryCount);
       },
       { key: (r) => ('requestId' in r.event.payload ? String(r.event.payload.requestId) : ''), maxInFlight: 16 },
     ),
