@@ -77,10 +77,17 @@ export interface RunningNatsServer {
   stop(): Promise<void>;
 }
 
-async function waitReady(monitorPort: number, child: ChildProcess, timeoutMs: number): Promise<void> {
+/** The server exited before it was ready (`output`: the end of what it printed). */
+class ExitedEarly extends Error {
+  constructor(readonly code: number, readonly output: string) {
+    super(`nats-server exited early with code ${code}${output ? `: ${output}` : ''}`);
+  }
+}
+
+async function waitReady(monitorPort: number, child: ChildProcess, timeoutMs: number, output: () => string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`nats-server exited early with code ${child.exitCode}`);
+    if (child.exitCode !== null) throw new ExitedEarly(child.exitCode, output().trim().split('\n').slice(-3).join(' | '));
     try {
       const res = await fetch(`http://127.0.0.1:${monitorPort}/healthz?js-enabled-only=true`);
       if (res.ok) return;
@@ -92,8 +99,23 @@ async function waitReady(monitorPort: number, child: ChildProcess, timeoutMs: nu
   throw new Error(`nats-server not ready after ${timeoutMs} ms`);
 }
 
-/** Starts nats-server with JetStream and waits until it answers its health check. */
+/**
+ * Starts nats-server with JetStream and waits until it answers its health check. With ports
+ * it chose itself, a server that exits at once (a port taken between choosing and binding,
+ * by another process starting at the same moment) is started again on fresh ports, at most
+ * three times.
+ */
 export async function startNatsServer(opts: NatsServerOptions = {}): Promise<RunningNatsServer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(opts);
+    } catch (e) {
+      if (!(e instanceof ExitedEarly) || opts.port !== undefined || attempt >= 3) throw e;
+    }
+  }
+}
+
+async function startOnce(opts: NatsServerOptions): Promise<RunningNatsServer> {
   const bin = findNatsServer();
   if (!bin) throw new NatsServerMissing();
   const temp = opts.storeDir === undefined;
@@ -112,9 +134,13 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Run
   const confFile = join(storeDir, `nats-${port}.conf`);
   writeFileSync(confFile, conf);
   const child = spawn(bin, ['-c', confFile, ...(opts.logFile ? ['-l', opts.logFile] : [])], {
-    stdio: 'ignore',
+    stdio: ['ignore', 'ignore', 'pipe'],
     detached: opts.detached ?? false,
   });
+  // What it prints goes nowhere but the last 2 KB kept for an error message (read all along,
+  // so the pipe never fills and blocks the server).
+  let output = '';
+  child.stderr!.on('data', (d: Buffer) => (output = (output + d.toString('utf8')).slice(-2048)));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const stop = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) {
@@ -126,7 +152,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Run
     if (temp) rmSync(storeDir, { recursive: true, force: true });
   };
   try {
-    await waitReady(monitorPort, child, opts.readyTimeoutMs ?? 15000);
+    await waitReady(monitorPort, child, opts.readyTimeoutMs ?? 15000, () => output);
   } catch (e) {
     await stop();
     throw e;
