@@ -42,7 +42,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import * as E from 'fp-ts/lib/Either.js';
-import { decodeEvent, domainEventCodec, formatDecodeFailure, streamNameOf, type DomainEvent } from '@vnet/events';
+import { domainEventCodec, streamNameOf, type DomainEvent } from '@vnet/events';
 import { ANY, EventStore } from '@vnet/eventstore';
 import { internetChecksum, ipv4FromString, IP_PROTOCOL } from '@vnet/geneve';
 import { startNatsServer, type RunningNatsServer } from '@vnet/natsd';
@@ -50,6 +50,7 @@ import { mintToken } from '@vnet/tokens';
 import { EVENTS_STREAM } from '@vnet/topology';
 import { startFollowing, type Follower } from '../../services/host-agent/src/adapters/follow';
 import type { ChildJob, DpCommand, MeasureResult, WireDesired } from './hostAgentChild';
+import { benchEvent } from './report';
 import { UsageError, parseBenchOptions } from './options';
 
 const LOG = EVENTS_STREAM.name;
@@ -190,12 +191,7 @@ function mappingBytes(vni: number, j: number, at: string): Uint8Array {
 }
 
 /** A catalogue event from a plain object (validated: the benchmark must write what agents read). */
-function domainEvent(type: DomainEvent['type'], payload: Record<string, unknown>): DomainEvent {
-  const id = randomUUID();
-  const d = decodeEvent({ type, schemaVersion: 1, id, causationId: null, correlationId: id, occurredAt: new Date().toISOString(), payload });
-  if (E.isLeft(d)) throw new Error(`bench event ${type} is not valid: ${formatDecodeFailure(d.left)}`);
-  return d.right;
-}
+const domainEvent = (type: DomainEvent['type'], payload: Record<string, unknown>): DomainEvent => benchEvent(type, payload);
 
 const attached = (hostId: string, vmId: string, vni: number, ip: string) => domainEvent('HostVmAttached', { hostId, vmId, vni, ip });
 

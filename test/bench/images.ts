@@ -10,16 +10,17 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
-import { decodeEvent, domainEventCodec, streamNameOf, type DomainEvent } from '@vnet/events';
+import { domainEventCodec, streamNameOf, type DomainEvent } from '@vnet/events';
 import { OBJECT_CHUNK, type EventStore } from '@vnet/eventstore';
 import { startTestNats, type TestNats } from '@vnet/eventstore/testing';
 import { openImageBucket, putImageFile } from '@vnet/images';
 import { vnetTopology } from '@vnet/topology';
 import { startReplicator, type Replicator } from '../../services/image-replication/src/adapters/replicator';
-import { UsageError, parseBenchOptions } from './options';
+import { readOptions } from './options';
+import { benchEvent, loadNow, printLoad, printTable } from './report';
 
 const TARGET_RATIO = 0.9;
 const MIB = 1024 * 1024;
@@ -44,32 +45,20 @@ options:
 const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function append(store: EventStore<DomainEvent>, type: string, payload: Record<string, unknown>): Promise<void> {
-  const id = crypto.randomUUID();
-  const d = decodeEvent({ type, schemaVersion: 1, id, causationId: null, correlationId: id, occurredAt: new Date().toISOString(), payload });
-  if (E.isLeft(d)) throw new Error(`${type}: ${JSON.stringify(d.left)}`);
-  const r = await store.appendToStream(streamNameOf(d.right), [d.right]);
+  const ev = benchEvent(type, payload);
+  const r = await store.appendToStream(streamNameOf(ev), [ev]);
   if (E.isLeft(r)) throw new Error(`${type}: ${JSON.stringify(r.left)}`);
 }
 
 export async function run(args: readonly string[]): Promise<number> {
-  let o: Options;
-  try {
-    const given = parseBenchOptions(args, { ints: { '--size-mib': ['sizeMiB', 1], '--runs': ['runs', 1] } });
-    if (given === 'help') {
-      console.log(HELP);
-      return 0;
-    }
-    o = { ...DEFAULTS, ...(given as Partial<Options>) };
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    console.error(`${e.message}\n\n${HELP}`);
-    return 2;
-  }
+  const read = readOptions(args, { ints: { '--size-mib': ['sizeMiB', 1], '--runs': ['runs', 1] } }, DEFAULTS, HELP);
+  if (typeof read === 'number') return read;
+  const o: Options = read;
   if (o.sizeMiB > 4096) {
     console.error('--size-mib: at most 4096');
     return 2;
   }
-  const loadBefore = loadavg()[0]!.toFixed(2);
+  const loadBefore = loadNow();
   const dir = mkdtempSync(join(tmpdir(), 'vnet-bench-images-'));
   let nats: TestNats | undefined;
   let store: EventStore<DomainEvent> | undefined;
@@ -122,16 +111,9 @@ export async function run(args: readonly string[]): Promise<number> {
       ['replicated (service, SHA-256, progress events)', repM.toFixed(1), Math.min(...replicated).toFixed(1), Math.max(...replicated).toFixed(1), ratio.toFixed(2), `>= ${TARGET_RATIO}`, ratio >= TARGET_RATIO ? 'PASS' : 'MISS'],
       ['baseline: raw object-store get + put', rawM.toFixed(1), Math.min(...raw).toFixed(1), Math.max(...raw).toFixed(1), '1.00', '-', '-'],
     ];
-    const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-    console.log('');
-    for (const [i, r] of rows.entries()) {
-      console.log(r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  '));
-      if (i === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-    }
-    console.log('');
+    printTable(rows);
     console.log(`- ${o.sizeMiB} MiB image, ${o.runs} copies of each kind alternating; replicated = from the request event being stored to ImageReplicated folded, digest checked.`);
-    const loadAfter = loadavg()[0]!.toFixed(2);
-    console.log(`- load average (1 min): ${loadBefore} before, ${loadAfter} after${Number(loadBefore) > 0.5 ? '  (something else was running: expect noise)' : ''}`);
+    printLoad(loadBefore);
     return 0;
   } finally {
     await replicator?.stop().catch(() => undefined);

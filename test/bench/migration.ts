@@ -18,12 +18,12 @@
  * published downtime, at 1,000 packets/s). Exits 0 even when the target is missed.
  */
 import dgram, { type Socket } from 'node:dgram';
-import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { until } from '@vnet/eventstore/testing';
 import { migrationEnd, startPlane, type Plane, type PlaneVm } from '../../services/host-agent/test/plane';
 import { ipv4Packet } from '../../services/host-agent/test/support';
-import { UsageError, parseBenchOptions } from './options';
+import { readOptions } from './options';
+import { loadNow, printLoad, printTable } from './report';
 
 const VNI = 8101;
 const TARGET_P99_LOST = 50;
@@ -75,26 +75,19 @@ function windowFigures(arrivals: Float64Array, from: number, to: number): { lost
 }
 
 export async function run(args: readonly string[]): Promise<number> {
-  let o: Options;
-  try {
-    const given = parseBenchOptions(args, {
-      ints: { '--migrations': ['migrations', 1], '--rate': ['rate', 100], '--background': ['background', 0], '--load-rate': ['loadRate', 0], '--grace-ms': ['graceMs', 100] },
-    });
-    if (given === 'help') {
-      console.log(HELP);
-      return 0;
-    }
-    o = { ...DEFAULTS, ...(given as Partial<Options>) };
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    console.error(`${e.message}\n\n${HELP}`);
-    return 2;
-  }
+  const read = readOptions(
+    args,
+    { ints: { '--migrations': ['migrations', 1], '--rate': ['rate', 100], '--background': ['background', 0], '--load-rate': ['loadRate', 0], '--grace-ms': ['graceMs', 100] } },
+    DEFAULTS,
+    HELP,
+  );
+  if (typeof read === 'number') return read;
+  const o: Options = read;
   if (o.rate > 20_000 || o.loadRate > 50_000 || o.background > 200) {
     console.error('--rate at most 20,000, --load-rate at most 50,000, --background at most 200');
     return 2;
   }
-  const loadBefore = loadavg()[0]!.toFixed(2);
+  const loadBefore = loadNow();
   const vm = (vmId: string, ip: string, hostId: string): PlaneVm => ({ vmId, networkId: 'benchmig', vni: VNI, ip, hostId });
   const MV = vm('mv', '10.81.0.1', 'a');
   const SRC = vm('src', '10.81.0.2', 'c');
@@ -239,14 +232,8 @@ export async function run(args: readonly string[]): Promise<number> {
       ['baseline: packets lost per window', ...stats(base.map((x) => x.lost)), '-', '-'],
       ['baseline: longest gap per window', ...stats(base.map((x) => x.gapMs), ' ms'), '-', '-'],
     ];
-    const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-    console.log('');
-    for (const [i, r] of rows.entries()) {
-      console.log(r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  '));
-      if (i === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-    }
+    printTable(rows);
     const gapRatio = percentile(samples.map((x) => x.gapMs), 50) / percentile(base.map((x) => x.gapMs), 50);
-    console.log('');
     console.log(
       `- ${samples.length} migrations completed, ${failed} failed, in ${(migrationsMs / 1000).toFixed(1)} s; stream ${o.rate} packets/s to mv, ` +
         `load ${o.loadRate} packets/s to ${o.background} background VMs (${bgReceived} of ${bgSent} delivered); grace period ${o.graceMs} ms; ` +
@@ -257,8 +244,7 @@ export async function run(args: readonly string[]): Promise<number> {
         `${base.reduce((a, x) => a + x.lost, 0)} in ${base.length} baseline windows; the system counted ${reported.reduce((a, b) => a + b, 0)} ` +
         `(it sees drops in the agents, not packets lost elsewhere).`,
     );
-    const loadAfter = loadavg()[0]!.toFixed(2);
-    console.log(`- load average (1 min): ${loadBefore} before, ${loadAfter} after${Number(loadBefore) > 0.5 ? '  (something else was running: expect noise)' : ''}`);
+    printLoad(loadBefore);
     return 0;
   } finally {
     if (ticker) clearInterval(ticker);

@@ -45,3 +45,22 @@ export function parseBenchOptions<K extends string>(args: readonly string[], spe
   }
   return out;
 }
+
+/**
+ * The options of a benchmark, or the exit code when it should stop: 0 after `--help`
+ * (printed), 2 after a usage error (printed with the help).
+ */
+export function readOptions<O extends object, K extends string>(args: readonly string[], spec: OptionSpec<K>, defaults: O, help: string): O | number {
+  try {
+    const given = parseBenchOptions(args, spec);
+    if (given === 'help') {
+      console.log(help);
+      return 0;
+    }
+    return { ...defaults, ...(given as Partial<O>) };
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`${e.message}\n\n${help}`);
+    return 2;
+  }
+}

@@ -19,11 +19,11 @@
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import dgram, { type Socket } from 'node:dgram';
-import { loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as E from 'fp-ts/lib/Either.js';
-import { decodeEvent, domainEventCodec, pairIdOf, streamNameOf, type DomainEvent } from '@vnet/events';
+import { domainEventCodec, pairIdOf, streamNameOf, type DomainEvent } from '@vnet/events';
 import { LOG_STREAM, type EventStore } from '@vnet/eventstore';
 import { startService, startTestNats, until, type ServiceProcess, type TestNats } from '@vnet/eventstore/testing';
 import { freePort } from '@vnet/natsd';
@@ -31,7 +31,8 @@ import { ipv4FromString } from '@vnet/geneve';
 import { generateHostKeyPair, parseKeyPair } from '@vnet/tokens';
 import { vnetTopology } from '@vnet/topology';
 import { ipv4Packet } from '../../services/host-agent/test/support';
-import { UsageError, parseBenchOptions } from './options';
+import { readOptions } from './options';
+import { benchEvent, loadNow, printLoad, printTable } from './report';
 
 const VNI = 8001;
 const TARGET_P99_MS = 20;
@@ -54,12 +55,7 @@ options:
   --timeout-ms T   how long to wait for each packet before counting it lost (default ${DEFAULTS.timeoutMs})
   -h, --help       this text`;
 
-function event(type: string, payload: Record<string, unknown>, schemaVersion = 1): DomainEvent {
-  const id = crypto.randomUUID();
-  const d = decodeEvent({ type, schemaVersion, id, causationId: null, correlationId: id, occurredAt: new Date().toISOString(), payload });
-  if (E.isLeft(d)) throw new Error(`bench event ${type}: ${JSON.stringify(d.left)}`);
-  return d.right;
-}
+const event = benchEvent;
 
 const bind = (host: string): Promise<Socket> =>
   new Promise((resolve, reject) => {
@@ -84,24 +80,14 @@ interface AgentTables {
 }
 
 export async function run(args: readonly string[]): Promise<number> {
-  let o: Options;
-  try {
-    const given = parseBenchOptions(args, { ints: { '--pairs': ['pairs', 1], '--timeout-ms': ['timeoutMs', 10] } });
-    if (given === 'help') {
-      console.log(HELP);
-      return 0;
-    }
-    o = { ...DEFAULTS, ...(given as Partial<Options>) };
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    console.error(`${e.message}\n\n${HELP}`);
-    return 2;
-  }
+  const read = readOptions(args, { ints: { '--pairs': ['pairs', 1], '--timeout-ms': ['timeoutMs', 10] } }, DEFAULTS, HELP);
+  if (typeof read === 'number') return read;
+  const o: Options = read;
   if (o.pairs > 60_000) {
     console.error('--pairs: at most 60,000 (one VM port per destination on one host)');
     return 2;
   }
-  const loadBefore = loadavg()[0]!.toFixed(2);
+  const loadBefore = loadNow();
   const dir = mkdtempSync(join(tmpdir(), 'vnet-bench-pairs-'));
   const services: ServiceProcess[] = [];
   const sockets: Socket[] = [];
@@ -258,13 +244,7 @@ export async function run(args: readonly string[]): Promise<number> {
         '-',
       ],
     ];
-    const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-    console.log('');
-    for (const [i, r] of rows.entries()) {
-      console.log(r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  '));
-      if (i === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-    }
-    console.log('');
+    printTable(rows);
     console.log(
       `- ${o.pairs} new pairs, one at a time, VNI ${VNI}: src on host a (127.0.1.71), destinations on host b (127.0.1.72); ` +
         `agent a published ${count('requests')} pair requests and installed ${count('tokens')} tokens (one each expected). ` +
@@ -273,8 +253,7 @@ export async function run(args: readonly string[]): Promise<number> {
         `The same for the slowest 1 % (${slowest.map(([i, t]) => `#${i}: ${t.toFixed(0)}`).join(', ')} ms): ${hops(slowSubjects)}. ` +
         `Agent a's own histogram of request → token installed: ${buckets}.`,
     );
-    const loadAfter = loadavg()[0]!.toFixed(2);
-    console.log(`- load average (1 min): ${loadBefore} before, ${loadAfter} after${Number(loadBefore) > 0.5 ? '  (something else was running: expect noise)' : ''}`);
+    printLoad(loadBefore);
     return 0;
   } finally {
     for (const s of sockets) s.close();

@@ -12,14 +12,14 @@
  * each), and pipelined without expectation (the client's ceiling).
  * Target: >= 2,000 allocations/s on one node. Exits 0 even when the target is missed.
  */
-import { loadavg } from 'node:os';
 import * as E from 'fp-ts/lib/Either.js';
-import { decodeEvent, domainEventCodec, streamNameOf, type DomainEvent } from '@vnet/events';
+import { domainEventCodec, streamNameOf, type DomainEvent } from '@vnet/events';
 import type { EventStore } from '@vnet/eventstore';
 import { startTestNats, type TestNats } from '@vnet/eventstore/testing';
 import { vnetTopology } from '@vnet/topology';
 import { startResourceManager, type ResourceManager } from '../../services/resource-manager/src/adapters/manager';
-import { UsageError, parseBenchOptions } from './options';
+import { readOptions } from './options';
+import { benchEvent, loadNow, printLoad, printTable } from './report';
 
 const TARGET_PER_S = 2000;
 
@@ -41,12 +41,7 @@ options:
   --nodes M      host nodes of the many-nodes phases (default ${DEFAULTS.nodes})
   -h, --help     this text`;
 
-function event(type: string, payload: Record<string, unknown>): DomainEvent {
-  const id = crypto.randomUUID();
-  const d = decodeEvent({ type, schemaVersion: 1, id, causationId: null, correlationId: id, occurredAt: new Date().toISOString(), payload });
-  if (E.isLeft(d)) throw new Error(`bench event ${type}: ${JSON.stringify(d.left)}`);
-  return d.right;
-}
+const event = benchEvent;
 
 async function appendAll(store: EventStore<DomainEvent>, evs: readonly DomainEvent[]): Promise<void> {
   for (let i = 0; i < evs.length; i += 1000) {
@@ -56,20 +51,10 @@ async function appendAll(store: EventStore<DomainEvent>, evs: readonly DomainEve
 }
 
 export async function run(args: readonly string[]): Promise<number> {
-  let o: Options;
-  try {
-    const given = parseBenchOptions(args, { ints: { '--requests': ['requests', 10], '--nodes': ['nodes', 2] } });
-    if (given === 'help') {
-      console.log(HELP);
-      return 0;
-    }
-    o = { ...DEFAULTS, ...(given as Partial<Options>) };
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    console.error(`${e.message}\n\n${HELP}`);
-    return 2;
-  }
-  const loadBefore = loadavg()[0]!.toFixed(2);
+  const read = readOptions(args, { ints: { '--requests': ['requests', 10], '--nodes': ['nodes', 2] } }, DEFAULTS, HELP);
+  if (typeof read === 'number') return read;
+  const o: Options = read;
+  const loadBefore = loadNow();
   let nats: TestNats | undefined;
   const stores: EventStore<DomainEvent>[] = [];
   const managers: ResourceManager[] = [];
@@ -153,19 +138,12 @@ export async function run(args: readonly string[]): Promise<number> {
       ['baseline: raw, revision expected, one at a time', rawSeq.toFixed(0), '1.00', (rawSeq / rawPipe).toFixed(2), '-', '-', '-'],
       ['baseline: raw, pipelined', rawPipe.toFixed(0), (rawPipe / rawSeq).toFixed(2), '1.00', '-', '-', '-'],
     ];
-    const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-    console.log('');
-    for (const [i, r] of rows.entries()) {
-      console.log(r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  '));
-      if (i === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-    }
-    console.log('');
+    printTable(rows);
     console.log(
       `- ${o.requests} requests per phase, each decided and written as one event on its node's subject expecting the node's revision; ` +
         `the manager runs in this process (its real consumer and writer), the requests were in the log before it started.`,
     );
-    const loadAfter = loadavg()[0]!.toFixed(2);
-    console.log(`- load average (1 min): ${loadBefore} before, ${loadAfter} after${Number(loadBefore) > 0.5 ? '  (something else was running: expect noise)' : ''}`);
+    printLoad(loadBefore);
     return 0;
   } finally {
     for (const m of managers) await m.stop().catch(() => undefined);
