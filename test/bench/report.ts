@@ -2,18 +2,12 @@
  * What every benchmark prints the same way: a catalogue event built (and validated) from a
  * plain object, the table of figures, and the load average before and after.
  */
-import { randomUUID } from 'node:crypto';
 import { loadavg } from 'node:os';
-import * as E from 'fp-ts/lib/Either.js';
-import { decodeEvent, formatDecodeFailure, type DomainEvent } from '@vnet/events';
+import type { DomainEvent } from '@vnet/events';
+import { eventFrom } from '@vnet/events/testing';
 
 /** A catalogue event from a plain object, validated (a benchmark writes what the services read). */
-export function benchEvent(type: string, payload: Record<string, unknown>, schemaVersion = 1): DomainEvent {
-  const id = randomUUID();
-  const d = decodeEvent({ type, schemaVersion, id, causationId: null, correlationId: id, occurredAt: new Date().toISOString(), payload });
-  if (E.isLeft(d)) throw new Error(`bench event ${type} is not valid: ${formatDecodeFailure(d.left)}`);
-  return d.right;
-}
+export const benchEvent = (type: string, payload: Record<string, unknown>, schemaVersion = 1): DomainEvent => eventFrom(type, payload, { schemaVersion });
 
 /** Prints rows as a table: the first is the header (underlined), the first column left-aligned. */
 export function printTable(rows: readonly (readonly string[])[]): void {

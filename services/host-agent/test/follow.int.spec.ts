@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as E from 'fp-ts/lib/Either.js';
-import { decodeEvent, domainEventCodec, streamNameOf, type DomainEvent } from '@vnet/events';
+import { domainEventCodec, streamNameOf, type DomainEvent } from '@vnet/events';
+import { eventFrom } from '@vnet/events/testing';
 import type { EventStore } from '@vnet/eventstore';
 import { startTestNats, type TestNats } from '@vnet/eventstore/testing';
 import { vnetTopology } from '@vnet/topology';
@@ -17,12 +18,7 @@ import { servedVnis, tableSize } from '../src/domain/table';
 let nats: TestNats;
 let store: EventStore<DomainEvent>;
 
-function ev(type: string, payload: Record<string, unknown>): DomainEvent {
-  const id = crypto.randomUUID();
-  const d = decodeEvent({ type, schemaVersion: 1, id, causationId: null, correlationId: id, occurredAt: new Date().toISOString(), payload });
-  if (E.isLeft(d)) throw new Error(JSON.stringify(d.left));
-  return d.right;
-}
+const ev = (type: string, payload: Record<string, unknown>): DomainEvent => eventFrom(type, payload);
 async function append(...events: DomainEvent[]) {
   for (const e of events) {
     const r = await store.appendToStream(streamNameOf(e), [e]);

@@ -10,7 +10,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import * as E from 'fp-ts/lib/Either.js';
-import { decodeEvent, domainEventCodec, ipv4ToInt, pairIdOf, streamNameOf, type DomainEvent } from '@vnet/events';
+import { domainEventCodec, ipv4ToInt, pairIdOf, streamNameOf, type DomainEvent } from '@vnet/events';
+import { eventFrom } from '@vnet/events/testing';
 import type { EventStore } from '@vnet/eventstore';
 import { startTestNats, until, type TestNats } from '@vnet/eventstore/testing';
 import { generateHostKeyPair, seal, tokenContext } from '@vnet/tokens';
@@ -40,12 +41,7 @@ const plane = {
 } as unknown as DataPlane;
 const voided: string[] = [];
 
-function event(type: string, payload: Record<string, unknown>, cause?: DomainEvent): DomainEvent {
-  const id = crypto.randomUUID();
-  const d = decodeEvent({ type, schemaVersion: 1, id, causationId: cause?.id ?? null, correlationId: cause?.correlationId ?? id, occurredAt: new Date().toISOString(), payload });
-  if (E.isLeft(d)) throw new Error(JSON.stringify(d.left));
-  return d.right;
-}
+const event = (type: string, payload: Record<string, unknown>, cause?: DomainEvent): DomainEvent => eventFrom(type, payload, cause ? { cause } : {});
 const base = { pairId: PAIR, hostId: 'h1', vni: VNI, srcIp: A, dstIp: B };
 function tokenIssued(token: Buffer, keyId: number, expiry: number, sealTo = h1.publicKey, cause?: DomainEvent): DomainEvent {
   return event('PairTokenIssued', {

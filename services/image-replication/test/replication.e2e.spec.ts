@@ -12,7 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as E from 'fp-ts/lib/Either.js';
-import { decodeEvent, domainEventCodec, streamNameOf, type DomainEvent, type EventOf } from '@vnet/events';
+import { domainEventCodec, streamNameOf, type DomainEvent, type EventOf } from '@vnet/events';
+import { eventFrom } from '@vnet/events/testing';
 import type { EventStore } from '@vnet/eventstore';
 import { startService, startTestNats, until, type ServiceProcess, type TestNats } from '@vnet/eventstore/testing';
 import { openImageBucket, storedDigest } from '@vnet/images';
@@ -51,10 +52,8 @@ function vnet(args: readonly string[], timeoutMs = 60_000): Promise<{ code: numb
 }
 
 async function append(type: string, payload: Record<string, unknown>): Promise<void> {
-  const id = crypto.randomUUID();
-  const d = decodeEvent({ type, schemaVersion: 1, id, causationId: null, correlationId: id, occurredAt: new Date().toISOString(), payload });
-  if (E.isLeft(d)) throw new Error(JSON.stringify(d.left));
-  const r = await store.appendToStream(streamNameOf(d.right), [d.right]);
+  const ev = eventFrom(type, payload);
+  const r = await store.appendToStream(streamNameOf(ev), [ev]);
   assert.ok(E.isRight(r));
 }
 

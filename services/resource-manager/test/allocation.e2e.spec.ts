@@ -9,7 +9,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as E from 'fp-ts/lib/Either.js';
-import { decodeEvent, domainEventCodec, streamNameOf, type DomainEvent, type EventOf } from '@vnet/events';
+import { domainEventCodec, streamNameOf, type DomainEvent, type EventOf } from '@vnet/events';
+import { eventFrom } from '@vnet/events/testing';
 import type { EventStore } from '@vnet/eventstore';
 import { startService, startTestNats, until, type ServiceProcess, type TestNats } from '@vnet/eventstore/testing';
 import { vnetTopology } from '@vnet/topology';
@@ -22,12 +23,7 @@ let nats: TestNats;
 let store: EventStore<DomainEvent>;
 const managers: ServiceProcess[] = [];
 
-function event(type: string, payload: Record<string, unknown>): DomainEvent {
-  const id = crypto.randomUUID();
-  const d = decodeEvent({ type, schemaVersion: 1, id, causationId: null, correlationId: id, occurredAt: new Date().toISOString(), payload });
-  if (E.isLeft(d)) throw new Error(`test event ${type}: ${JSON.stringify(d.left)}`);
-  return d.right;
-}
+const event = (type: string, payload: Record<string, unknown>): DomainEvent => eventFrom(type, payload);
 
 /** Appends events, many at a time (each on its own subject, no expectation). */
 async function publishAll(evs: readonly DomainEvent[]): Promise<void> {

@@ -18,7 +18,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as E from 'fp-ts/lib/Either.js';
-import { decodeEvent, domainEventCodec, streamNameOf, type DomainEvent, type EventOf } from '@vnet/events';
+import { domainEventCodec, streamNameOf, type DomainEvent, type EventOf } from '@vnet/events';
+import { eventFrom } from '@vnet/events/testing';
 import type { EventStore } from '@vnet/eventstore';
 import { startService, startTestNats, until, type ServiceProcess, type TestNats } from '@vnet/eventstore/testing';
 import { openImageBucket, putImageFile } from '@vnet/images';
@@ -32,10 +33,8 @@ let dir: string;
 const services: ServiceProcess[] = [];
 
 async function append(type: string, payload: Record<string, unknown>, schemaVersion = 1): Promise<void> {
-  const id = crypto.randomUUID();
-  const d = decodeEvent({ type, schemaVersion, id, causationId: null, correlationId: id, occurredAt: new Date().toISOString(), payload });
-  if (E.isLeft(d)) throw new Error(`${type}: ${JSON.stringify(d.left)}`);
-  const r = await store.appendToStream(streamNameOf(d.right), [d.right]);
+  const ev = eventFrom(type, payload, { schemaVersion });
+  const r = await store.appendToStream(streamNameOf(ev), [ev]);
   assert.ok(E.isRight(r));
 }
 

@@ -82,8 +82,11 @@ export async function startInstancesFlow(store: EventStore<DomainEvent>, ops: Gr
   const imageAttempts = new Map<string, number>();
 
   const foldImage = (e: DomainEvent): void => {
-    if (e.type === 'ImageUploaded') (images.get(e.payload.imageId) ?? images.set(e.payload.imageId, new Set()).get(e.payload.imageId)!).add(e.payload.regionId);
-    else if (e.type === 'ImageReplicated') (images.get(e.payload.imageId) ?? images.set(e.payload.imageId, new Set()).get(e.payload.imageId)!).add(e.payload.regionId);
+    if (e.type === 'ImageUploaded' || e.type === 'ImageReplicated') {
+      let regions = images.get(e.payload.imageId);
+      if (!regions) images.set(e.payload.imageId, (regions = new Set()));
+      regions.add(e.payload.regionId);
+    }
     else if (e.type === 'ImageReplicationStarted') imageAttempts.set(`${e.payload.imageId}/${e.payload.toRegionId}`, e.payload.attempt);
     else if (e.type === 'ImageReplicationFailed' && e.payload.attempt >= (imageAttempts.get(`${e.payload.imageId}/${e.payload.toRegionId}`) ?? 0)) {
       imageFailures.set(`${e.payload.imageId}/${e.payload.toRegionId}`, { at: Date.parse(e.occurredAt), detail: `${e.payload.reason}: ${e.payload.detail}` });
